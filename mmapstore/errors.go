@@ -1,0 +1,29 @@
+package mmapstore
+
+import "errors"
+
+// Sentinel errors. Errors from this package wrap them (and the arrayx
+// sentinels for format problems); test with errors.Is. A missing array wraps
+// fs.ErrNotExist.
+var (
+	// ErrInvalidName means an array name breaks the naming rules (see ValidateName).
+	ErrInvalidName = errors.New("mmapstore: invalid array name")
+
+	// ErrNoSpace means the filesystem could not reserve room for an array. It is
+	// reported by Create before any data is written.
+	ErrNoSpace = errors.New("mmapstore: no space left for array")
+
+	// ErrClosed means the array or writer was already closed, sealed or aborted.
+	ErrClosed = errors.New("mmapstore: already closed")
+
+	// ErrNotRegular means the path names a directory, device, FIFO or other
+	// non-regular file.
+	ErrNotRegular = errors.New("mmapstore: not a regular file")
+
+	// ErrFault means the mapped memory could not be read, typically because the
+	// file was truncated by another process while mapped.
+	ErrFault = errors.New("mmapstore: memory fault reading mapped array (file truncated while mapped?)")
+
+	// ErrRange means a byte range lies outside the array's data.
+	ErrRange = errors.New("mmapstore: byte range outside the array")
+)

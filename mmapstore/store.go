@@ -1,0 +1,220 @@
+package mmapstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/arrayx/arrayx/arrayx"
+)
+
+// EnvStore names the environment variable that overrides DefaultDir.
+const EnvStore = "ARRAYX_STORE"
+
+// DefaultDir returns the default store directory: $ARRAYX_STORE if set, else
+// /dev/shm/arrayx on Linux where /dev/shm exists (memory-backed, so local
+// handoff never touches a disk), else os.TempDir()/arrayx.
+func DefaultDir() string {
+	if d := os.Getenv(EnvStore); d != "" {
+		return d
+	}
+	if d := platformDefaultDir(); d != "" {
+		return d
+	}
+	return filepath.Join(os.TempDir(), "arrayx")
+}
+
+// Options tunes a Store. The zero value means the defaults.
+type Options struct {
+	Limits arrayx.Limits // header limits for Open, Stat and Wait
+	Sync   SyncMode      // default sync mode for Create
+}
+
+// Store is a directory of named arrays, each in a file NAME.arx. All access
+// goes through an os.Root, so no name or symlink reaches outside the
+// directory. A Store is safe for concurrent use by goroutines and processes.
+type Store struct {
+	dir  string
+	root *os.Root
+	opts Options
+}
+
+// OpenStore opens (creating it if needed) the store in dir.
+func OpenStore(dir string, opts *Options) (*Store, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("mmapstore: store %s: %w", dir, err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("mmapstore: store %s: %w", dir, err)
+	}
+	return &Store{dir: dir, root: root, opts: *opts}, nil
+}
+
+// Dir returns the store's directory.
+func (s *Store) Dir() string { return s.dir }
+
+// Close releases the store's directory handle. Arrays opened from it stay valid.
+func (s *Store) Close() error { return s.root.Close() }
+
+// Path returns the file path of the named array (which may not exist).
+func (s *Store) Path(name string) (string, error) {
+	if err := ValidateName(name); err != nil {
+		return "", err
+	}
+	return filepath.Join(s.dir, filepath.FromSlash(name)+Ext), nil
+}
+
+func (s *Store) file(name string) (string, error) {
+	if err := ValidateName(name); err != nil {
+		return "", err
+	}
+	return filepath.FromSlash(name) + Ext, nil
+}
+
+// Create starts a new array that Seal publishes under name, replacing any
+// array of that name. opts may be nil; its Sync defaults to the store's.
+func (s *Store) Create(name string, dt arrayx.DType, shape arrayx.Shape, order arrayx.Order, opts *CreateOptions) (*Writer, error) {
+	file, err := s.file(name)
+	if err != nil {
+		return nil, err
+	}
+	o := CreateOptions{Sync: s.opts.Sync}
+	if opts != nil {
+		o = *opts
+		if o.Sync == SyncAuto {
+			o.Sync = s.opts.Sync
+		}
+	}
+	if dir := filepath.Dir(file); dir != "." {
+		if err := s.root.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("mmapstore: create %s: %w", name, err)
+		}
+	}
+	return createIn(s.root, file, name, dt, shape, order, &o)
+}
+
+// Open maps the named sealed array read-only. A missing array gives an
+// error wrapping fs.ErrNotExist.
+func (s *Store) Open(name string) (*Array, error) {
+	file, err := s.file(name)
+	if err != nil {
+		return nil, err
+	}
+	return openIn(s.root, file, name, &OpenOptions{Limits: s.opts.Limits})
+}
+
+// Stat reads and validates the named array's header without mapping it.
+func (s *Store) Stat(name string) (*arrayx.Header, error) {
+	file, err := s.file(name)
+	if err != nil {
+		return nil, err
+	}
+	f, err := s.root.OpenFile(file, os.O_RDONLY|openNonblock, 0)
+	if err != nil {
+		return nil, fmt.Errorf("mmapstore: stat %s: %w", name, err)
+	}
+	defer f.Close()
+	return readHeader(f, name, s.opts.Limits)
+}
+
+// Remove deletes the named array. Processes that have it open keep their
+// mapping until they close it.
+func (s *Store) Remove(name string) error {
+	file, err := s.file(name)
+	if err != nil {
+		return err
+	}
+	if err := s.root.Remove(file); err != nil {
+		return fmt.Errorf("mmapstore: remove %s: %w", name, err)
+	}
+	return nil
+}
+
+// List returns the names of the store's arrays, sorted. Temporary files of
+// writers in progress, hidden entries and files not named *.arx are never
+// listed; symlinks are not followed.
+func (s *Store) List() ([]string, error) {
+	var names []string
+	err := fs.WalkDir(s.root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if p == "." {
+				return err
+			}
+			return nil // an entry vanished or is unreadable: skip it, like ls
+		}
+		base := d.Name()
+		if p != "." && strings.HasPrefix(base, ".") {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() || !strings.HasSuffix(base, Ext) {
+			return nil
+		}
+		name := strings.TrimSuffix(p, Ext)
+		if ValidateName(name) == nil {
+			names = append(names, name)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mmapstore: list %s: %w", s.dir, err)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// Wait returns the named array, mapped, as soon as a sealed array of that
+// name exists: the consumer's half of a local handoff. It uses inotify on
+// Linux and polling elsewhere, and gives up with ctx's error (wrapped) when
+// ctx ends.
+func (s *Store) Wait(ctx context.Context, name string) (*Array, error) {
+	if _, err := s.file(name); err != nil {
+		return nil, err
+	}
+	w, err := newWatcher()
+	if err != nil {
+		return nil, fmt.Errorf("mmapstore: wait %s: %w", name, err)
+	}
+	defer w.close()
+	for {
+		// Watch first, then look: an array sealed in between still wakes us.
+		if err := w.watch(filepath.Join(s.dir, filepath.FromSlash(s.nearestDir(name)))); err != nil {
+			return nil, fmt.Errorf("mmapstore: wait %s: %w", name, err)
+		}
+		a, err := s.Open(name)
+		if err == nil {
+			return a, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		if err := w.wait(ctx); err != nil {
+			return nil, fmt.Errorf("mmapstore: wait %s: %w", name, err)
+		}
+	}
+}
+
+// nearestDir returns the deepest existing directory (relative to the store,
+// "." for the root) on the way to name's file.
+func (s *Store) nearestDir(name string) string {
+	dir := path.Dir(name)
+	for dir != "." {
+		if fi, err := s.root.Stat(filepath.FromSlash(dir)); err == nil && fi.IsDir() {
+			break
+		}
+		dir = path.Dir(dir)
+	}
+	return dir
+}

@@ -1,0 +1,54 @@
+//go:build linux
+
+package mmapstore
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// openNonblock keeps Open from blocking on a FIFO planted under an array's
+// name; it has no effect on regular files.
+const openNonblock = syscall.O_NONBLOCK
+
+// preallocate reserves size bytes for f with fallocate(2), so that running
+// out of space is an error now rather than a SIGBUS while filling the mapping.
+// Filesystems without fallocate fall back to ftruncate (sparse, no reservation).
+func preallocate(f *os.File, size int64) error {
+	var err error
+	for {
+		err = unix.Fallocate(int(f.Fd()), 0, 0, size)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, unix.ENOSPC), errors.Is(err, unix.EDQUOT):
+		return fmt.Errorf("%w: %s: %d bytes: %w", ErrNoSpace, f.Name(), size, err)
+	case errors.Is(err, unix.EOPNOTSUPP), errors.Is(err, unix.ENOSYS):
+		return f.Truncate(size)
+	}
+	return fmt.Errorf("mmapstore: fallocate %s: %w", f.Name(), err)
+}
+
+// inMemoryFS reports whether f lives on tmpfs or ramfs, where fsync buys nothing.
+func inMemoryFS(f *os.File) bool {
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(int(f.Fd()), &st); err != nil {
+		return false
+	}
+	return st.Type == unix.TMPFS_MAGIC || st.Type == unix.RAMFS_MAGIC
+}
+
+func platformDefaultDir() string {
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+		return "/dev/shm/arrayx"
+	}
+	return ""
+}

@@ -1,0 +1,69 @@
+//go:build linux
+
+package mmapstore
+
+import (
+	"context"
+	"errors"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// watcher wakes Wait when entries appear in watched directories. On Linux it
+// is an inotify descriptor read through the runtime poller, so a context
+// deadline interrupts the read.
+type watcher struct {
+	f       *os.File
+	watched map[string]bool
+}
+
+func newWatcher() (*watcher, error) {
+	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("inotify_init1", err)
+	}
+	return &watcher{f: os.NewFile(uintptr(fd), "inotify"), watched: map[string]bool{}}, nil
+}
+
+func (w *watcher) watch(dir string) error {
+	if w.watched[dir] {
+		return nil
+	}
+	// IN_MOVED_TO is how a sealed array arrives; IN_CREATE covers new
+	// subdirectories on the way to it.
+	const mask = unix.IN_MOVED_TO | unix.IN_CREATE | unix.IN_ONLYDIR
+	conn, err := w.f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var werr error
+	if err := conn.Control(func(fd uintptr) {
+		_, werr = unix.InotifyAddWatch(int(fd), dir, mask)
+	}); err != nil {
+		return err
+	}
+	if werr != nil {
+		return os.NewSyscallError("inotify_add_watch "+dir, werr)
+	}
+	w.watched[dir] = true
+	return nil
+}
+
+// wait blocks until an event arrives or ctx ends.
+func (w *watcher) wait(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() { w.f.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+	var buf [4096]byte
+	_, err := w.f.Read(buf[:]) // any event means "look again"
+	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+			return context.Cause(ctx)
+		}
+		return err
+	}
+	return nil
+}
+
+func (w *watcher) close() { w.f.Close() }

@@ -1,0 +1,219 @@
+package mmapstore
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/arrayx/arrayx/arrayx"
+	mmap "github.com/edsrzf/mmap-go"
+)
+
+// SyncMode says whether Seal flushes data to stable storage before publishing.
+type SyncMode int
+
+const (
+	// SyncAuto syncs on disk filesystems and skips it on tmpfs and ramfs, where
+	// there is no stable storage to reach. It is the default.
+	SyncAuto SyncMode = iota
+	// SyncAlways always msyncs the mapping, fsyncs the file and its directory.
+	SyncAlways
+	// SyncNever never syncs: fastest, but a machine crash may lose a sealed array.
+	SyncNever
+)
+
+// CreateOptions tunes Create. The zero value (or nil) means the defaults.
+type CreateOptions struct {
+	Attrs map[string]any // user metadata, at most arrayx.MaxAttrsBytes encoded
+	Sync  SyncMode
+}
+
+// tempPrefix starts every temporary file name: the leading dot keeps it out
+// of List and out of the name space (names never have a segment starting
+// with "."), so a half-written array is never visible under its name.
+const tempPrefix = "."
+
+const tempSuffix = ".tmp-"
+
+// Writer is an array being filled. Write the data through Bytes (or a typed
+// view, arrayx.Data[float64](w)), then Seal to publish it or Abort to discard
+// it. A Writer is not safe for concurrent Seal/Abort; filling Bytes from many
+// goroutines is fine.
+type Writer struct {
+	fsys      dirFS
+	tmp, name string // temporary and final names within fsys
+	display   string // the final name as shown in errors
+	sync      bool
+
+	h  *arrayx.Header
+	f  *os.File
+	mm mmap.MMap
+}
+
+// Create makes a writer for a new array that Seal will publish at path. The
+// file is created under a hidden temporary name in the same directory and
+// preallocated (on Linux with fallocate, so a full filesystem is an error
+// here, before any data is written).
+func Create(path string, dt arrayx.DType, shape arrayx.Shape, order arrayx.Order, opts *CreateOptions) (*Writer, error) {
+	return createIn(osFS{}, path, path, dt, shape, order, opts)
+}
+
+func createIn(fsys dirFS, name, display string, dt arrayx.DType, shape arrayx.Shape, order arrayx.Order, opts *CreateOptions) (*Writer, error) {
+	if opts == nil {
+		opts = &CreateOptions{}
+	}
+	h, err := arrayx.NewHeader(dt, shape, order, opts.Attrs)
+	if err != nil {
+		return nil, fmt.Errorf("mmapstore: create %s: %w", display, err)
+	}
+	size := h.FileSize()
+	if size > math.MaxInt {
+		return nil, fmt.Errorf("mmapstore: create %s: %w: %d bytes cannot be mapped on this platform", display, arrayx.ErrTooLarge, size)
+	}
+	var rnd [8]byte
+	rand.Read(rnd[:])
+	dir, base := filepath.Split(name)
+	tmp := dir + tempPrefix + base + tempSuffix + hex.EncodeToString(rnd[:])
+	f, err := fsys.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("mmapstore: create %s: %w", display, err)
+	}
+	w := &Writer{fsys: fsys, tmp: tmp, name: name, display: display, h: h, f: f}
+	switch opts.Sync {
+	case SyncAlways:
+		w.sync = true
+	case SyncAuto:
+		w.sync = !inMemoryFS(f)
+	}
+	if err := w.setup(size); err != nil {
+		return nil, errors.Join(fmt.Errorf("mmapstore: create %s: %w", display, err), w.Abort())
+	}
+	return w, nil
+}
+
+func (w *Writer) setup(size int64) error {
+	if err := preallocate(w.f, size); err != nil {
+		return err
+	}
+	mm, err := mmap.MapRegion(w.f, int(size), mmap.RDWR, 0, 0)
+	if err != nil {
+		return fmt.Errorf("mmap: %w", err)
+	}
+	w.mm = mm
+	enc, err := w.h.Marshal()
+	if err != nil {
+		return err
+	}
+	copy(w.mm, enc) // the rest of the file is zero from preallocation
+	return nil
+}
+
+// Header returns the array's header (unsealed until Seal). Do not modify it.
+func (w *Writer) Header() *arrayx.Header { return w.h }
+
+// Bytes returns the writable data region, or nil after Seal or Abort.
+func (w *Writer) Bytes() []byte {
+	if w.mm == nil {
+		return nil
+	}
+	return w.mm[w.h.DataOffset:]
+}
+
+// Seal computes the block CRCs (on all cores), rewrites the header in place,
+// flushes if the sync mode says so, and atomically renames the file to its
+// name, replacing any array of that name. It returns the published array
+// mapped read-only. If any step fails, the temporary file is removed and
+// nothing is published. Views of the writer's data are invalid afterwards.
+func (w *Writer) Seal() (*Array, error) {
+	if w.mm == nil {
+		return nil, fmt.Errorf("%w: seal %s", ErrClosed, w.display)
+	}
+	a, err := w.seal()
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("mmapstore: seal %s: %w", w.display, err), w.Abort())
+	}
+	return a, nil
+}
+
+func (w *Writer) seal() (*Array, error) {
+	data := w.mm[w.h.DataOffset:]
+	crcs, err := computeCRCs(w.h, data)
+	if err != nil {
+		return nil, err
+	}
+	sealed := w.h.Clone()
+	sealed.Sealed, sealed.CRC32C = true, crcs
+	enc, err := sealed.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	copy(w.mm, enc)
+	clear(w.mm[len(enc):sealed.DataOffset])
+	if w.sync {
+		if err := w.mm.Flush(); err != nil {
+			return nil, fmt.Errorf("msync: %w", err)
+		}
+	}
+	if err := w.mm.Unmap(); err != nil {
+		return nil, fmt.Errorf("munmap: %w", err)
+	}
+	w.mm = nil
+	if w.sync {
+		if err := w.f.Sync(); err != nil {
+			return nil, fmt.Errorf("fsync: %w", err)
+		}
+	}
+	// Map read-only from our own descriptor rather than reopening by name: a
+	// concurrent writer may replace the name right after our rename.
+	mm, err := mmap.MapRegion(w.f, int(sealed.FileSize()), mmap.RDONLY, 0, 0)
+	if err != nil {
+		return nil, fmt.Errorf("mmap: %w", err)
+	}
+	if err := w.fsys.Rename(w.tmp, w.name); err != nil {
+		mm.Unmap()
+		return nil, err
+	}
+	if w.sync {
+		if err := syncDir(w.fsys, w.name); err != nil {
+			mm.Unmap()
+			return nil, fmt.Errorf("fsync directory: %w", err)
+		}
+	}
+	a := &Array{path: w.display, h: sealed, f: w.f, mm: mm, data: mm[sealed.DataOffset:]}
+	w.f, w.h = nil, sealed
+	return a, nil
+}
+
+// Abort discards the array: it unmaps and removes the temporary file. It is
+// idempotent and does nothing after a successful Seal, so `defer w.Abort()`
+// is the natural guard.
+func (w *Writer) Abort() error {
+	var errs []error
+	if w.mm != nil {
+		errs = append(errs, w.mm.Unmap())
+		w.mm = nil
+	}
+	if w.f != nil {
+		errs = append(errs, w.f.Close())
+		w.f = nil
+		if err := w.fsys.Remove(w.tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("mmapstore: abort %s: %w", w.display, err)
+	}
+	return nil
+}
+
+// isTemp reports whether a file's base name is a writer's temporary name.
+func isTemp(base string) bool {
+	return strings.HasPrefix(base, tempPrefix) && strings.Contains(base, tempSuffix)
+}
+
+var _ arrayx.Array = (*Writer)(nil)
