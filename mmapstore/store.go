@@ -190,7 +190,7 @@ func (s *Store) Wait(ctx context.Context, name string) (*Array, error) {
 	defer w.close()
 	for {
 		// Watch first, then look: an array sealed in between still wakes us.
-		if err := w.watch(filepath.Join(s.dir, filepath.FromSlash(s.nearestDir(name)))); err != nil {
+		if err := s.watchNearest(w, name); err != nil {
 			return nil, fmt.Errorf("mmapstore: wait %s: %w", name, err)
 		}
 		a, err := s.Open(name)
@@ -202,6 +202,21 @@ func (s *Store) Wait(ctx context.Context, name string) (*Array, error) {
 		}
 		if err := w.wait(ctx); err != nil {
 			return nil, fmt.Errorf("mmapstore: wait %s: %w", name, err)
+		}
+	}
+}
+
+// watchNearest watches the deepest existing directory on the way to name. A
+// subdirectory created just before the watch took hold sends no event, so it
+// looks again after each watch and goes deeper until nothing changed.
+func (s *Store) watchNearest(w *watcher, name string) error {
+	for {
+		dir := s.nearestDir(name)
+		if err := w.watch(filepath.Join(s.dir, filepath.FromSlash(dir))); err != nil {
+			return err
+		}
+		if s.nearestDir(name) == dir {
+			return nil
 		}
 	}
 }
