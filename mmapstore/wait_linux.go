@@ -11,6 +11,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// WaitMethod says how Store.Wait learns of new arrays on this platform.
+const WaitMethod = "inotify"
+
 // watcher wakes Wait when entries appear in watched directories. On Linux it
 // is an inotify descriptor read through the runtime poller, so a context
 // deadline interrupts the read.

@@ -7,6 +7,9 @@ import (
 	"time"
 )
 
+// WaitMethod says how Store.Wait learns of new arrays on this platform.
+const WaitMethod = "polling"
+
 // watcher polls: without inotify, Wait rechecks the name every few
 // milliseconds, backing off to pollMax.
 type watcher struct{ delay time.Duration }

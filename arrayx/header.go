@@ -1,0 +1,255 @@
+package arrayx
+
+import (
+	"fmt"
+	"hash/crc32"
+	"math"
+	"math/bits"
+)
+
+// Layout constants of ARRAYX v1 (docs/FORMAT.md).
+const (
+	PrefixSize   = 16   // magic, major, minor, header length
+	Alignment    = 4096 // data_offset is a multiple of this
+	MajorVersion = 1
+	MinorVersion = 0
+
+	MinBlockSize = 64 << 10 // smallest legal block_size
+	MaxBlockSize = 1 << 30  // largest legal block_size
+
+	// MaxAttrsBytes caps the msgpack encoding of attrs when writing.
+	MaxAttrsBytes = 64 << 10
+
+	// DefaultMaxHeaderBytes is the default reader limit on the header length H.
+	DefaultMaxHeaderBytes = 1 << 20
+
+	// Writers aim for at most this many blocks, with blocks of at least 4 MiB.
+	targetMaxBlocks = 65536
+	minWriterBlock  = 4 << 20
+	maxAttrsDepth   = 32 // nesting allowed in a header (attrs included)
+	headerKeyDType  = "dtype"
+	headerKeyShape  = "shape"
+	headerKeyOrder  = "order"
+	headerKeyNBytes = "nbytes"
+	headerKeyOffset = "data_offset"
+	headerKeyBlock  = "block_size"
+	headerKeyCRC    = "crc32c"
+	headerKeySealed = "sealed"
+	headerKeyAttrs  = "attrs"
+)
+
+// Magic is the first 8 bytes of every ARRAYX file: "\x89ARX\r\n\x1a\n".
+var Magic = [8]byte{0x89, 'A', 'R', 'X', '\r', '\n', 0x1a, '\n'}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// CRC32C returns the CRC-32C (Castagnoli) of b, hardware-accelerated where the
+// CPU supports it.
+func CRC32C(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
+
+// Header describes an array: the msgpack header of an ARRAYX file.
+//
+// A Header obtained from an open array is shared: treat it as read-only.
+type Header struct {
+	DType      DType
+	Shape      Shape
+	Order      Order
+	NBytes     int64 // product(Shape) * DType.ItemSize()
+	DataOffset int64 // file offset of the data, a multiple of Alignment
+	BlockSize  int64 // CRC block size, a power of two in [MinBlockSize, MaxBlockSize]
+	// CRC32C holds one checksum per block; nil when absent (unsealed arrays).
+	CRC32C []uint32
+	Sealed bool
+	Attrs  map[string]any // optional user metadata
+}
+
+// NewHeader lays out a new, unsealed array: it computes nbytes, chooses the
+// block size, and reserves room before data_offset for the header as it will
+// be once sealed (with its CRC table), so sealing rewrites it in place.
+func NewHeader(dt DType, shape Shape, order Order, attrs map[string]any) (*Header, error) {
+	if !dt.Valid() {
+		return nil, fmt.Errorf("%w: %v", ErrDType, dt)
+	}
+	if !order.Valid() {
+		return nil, invalid("order", "%q: want \"C\" or \"F\"", string(rune(order)))
+	}
+	if err := shape.Check(dt.ItemSize()); err != nil {
+		return nil, err
+	}
+	n, err := shape.NumElements()
+	if err != nil {
+		return nil, err
+	}
+	if len(attrs) > 0 {
+		enc, err := encodeAttrs(attrs)
+		if err != nil {
+			return nil, err
+		}
+		if len(enc) > MaxAttrsBytes {
+			return nil, fmt.Errorf("%w: %d bytes encoded, limit %d", ErrAttrsTooLarge, len(enc), MaxAttrsBytes)
+		}
+	}
+	h := &Header{
+		DType:      dt,
+		Shape:      append(Shape{}, shape...),
+		Order:      order,
+		NBytes:     n * int64(dt.ItemSize()),
+		DataOffset: Alignment,
+		Sealed:     true,
+		Attrs:      attrs,
+	}
+	h.BlockSize = ChooseBlockSize(h.NBytes)
+	h.CRC32C = make([]uint32, h.NumBlocks())
+	// Encoded integers grow with their value, so iterate to a fixed point; the
+	// offset only grows, so this ends after a few rounds.
+	for {
+		body, err := h.encodeBody()
+		if err != nil {
+			return nil, err
+		}
+		if len(body) > DefaultMaxHeaderBytes {
+			return nil, fmt.Errorf("%w: its header would be %d bytes, over readers' default limit of %d",
+				ErrTooLarge, len(body), DefaultMaxHeaderBytes)
+		}
+		need := alignUp(int64(PrefixSize+len(body)), Alignment)
+		if need <= h.DataOffset {
+			break
+		}
+		h.DataOffset = need
+	}
+	if h.NBytes > math.MaxInt64-h.DataOffset {
+		return nil, fmt.Errorf("%w: %d bytes of data", ErrTooLarge, h.NBytes)
+	}
+	h.Sealed, h.CRC32C = false, nil
+	return h, nil
+}
+
+// ChooseBlockSize returns the writer's block size for nbytes of data: the
+// smallest power of two of at least 4 MiB giving at most 65,536 blocks,
+// capped at MaxBlockSize.
+func ChooseBlockSize(nbytes int64) int64 {
+	bs := int64(minWriterBlock)
+	for bs < MaxBlockSize && ceilDiv(nbytes, bs) > targetMaxBlocks {
+		bs <<= 1
+	}
+	return bs
+}
+
+// NumBlocks returns ceil(NBytes / BlockSize), the length of the CRC table.
+func (h *Header) NumBlocks() int {
+	if h.BlockSize <= 0 {
+		return 0
+	}
+	return int(ceilDiv(h.NBytes, h.BlockSize))
+}
+
+// Block returns the data-region byte range [off, off+n) of block i.
+func (h *Header) Block(i int) (off, n int64) {
+	off = int64(i) * h.BlockSize
+	return off, min(h.BlockSize, h.NBytes-off)
+}
+
+// FileSize returns the exact size of the file: DataOffset + NBytes.
+func (h *Header) FileSize() int64 { return h.DataOffset + h.NBytes }
+
+// Strides returns the byte strides of the array's dimensions.
+func (h *Header) Strides() []int64 { return Strides(h.Shape, h.Order, h.DType.ItemSize()) }
+
+// Offset returns the data-region byte offset of the element at index.
+func (h *Header) Offset(index ...int64) (int64, error) {
+	return Offset(h.Shape, h.Order, h.DType.ItemSize(), index...)
+}
+
+// CheckBlock compares the CRC-32C of block i's data with the header's table.
+// It returns a *ChecksumError on mismatch.
+func (h *Header) CheckBlock(i int, data []byte) error {
+	if i < 0 || i >= len(h.CRC32C) {
+		return fmt.Errorf("%w: block %d of %d", ErrIndex, i, len(h.CRC32C))
+	}
+	if got := CRC32C(data); got != h.CRC32C[i] {
+		off, _ := h.Block(i)
+		return &ChecksumError{Block: i, Offset: off, Want: h.CRC32C[i], Got: got}
+	}
+	return nil
+}
+
+// Validate checks every field and their consistency. It does not know the
+// encoded header length or the file size; Unmarshal and CheckFileSize do.
+func (h *Header) Validate() error {
+	if !h.DType.Valid() {
+		return invalid(headerKeyDType, "%v is not a valid dtype", h.DType)
+	}
+	if !h.Order.Valid() {
+		return invalid(headerKeyOrder, "%q: want \"C\" or \"F\"", string(rune(h.Order)))
+	}
+	if err := h.Shape.Check(h.DType.ItemSize()); err != nil {
+		return err
+	}
+	n, err := h.Shape.NumElements()
+	if err != nil {
+		return err
+	}
+	hi, want := bits.Mul64(uint64(n), uint64(h.DType.ItemSize()))
+	if hi != 0 || want > math.MaxInt64 {
+		return fmt.Errorf("%w: shape %v of %v", ErrTooLarge, h.Shape, h.DType)
+	}
+	if h.NBytes < 0 || uint64(h.NBytes) != want {
+		return invalid(headerKeyNBytes, "%d, but shape %v of %v is %d bytes", h.NBytes, h.Shape, h.DType, want)
+	}
+	if h.DataOffset < PrefixSize || h.DataOffset%Alignment != 0 {
+		return invalid(headerKeyOffset, "%d is not a positive multiple of %d", h.DataOffset, Alignment)
+	}
+	if h.NBytes > math.MaxInt64-h.DataOffset {
+		return fmt.Errorf("%w: data_offset %d + nbytes %d overflows int64", ErrTooLarge, h.DataOffset, h.NBytes)
+	}
+	if h.BlockSize < MinBlockSize || h.BlockSize > MaxBlockSize || h.BlockSize&(h.BlockSize-1) != 0 {
+		return invalid(headerKeyBlock, "%d is not a power of two from %d to %d", h.BlockSize, MinBlockSize, MaxBlockSize)
+	}
+	if h.CRC32C != nil && len(h.CRC32C) != h.NumBlocks() {
+		return invalid(headerKeyCRC, "%d checksums for %d blocks", len(h.CRC32C), h.NumBlocks())
+	}
+	if h.Sealed && h.CRC32C == nil {
+		return invalid(headerKeyCRC, "missing from a sealed header")
+	}
+	return nil
+}
+
+// CheckFileSize checks that a file of size bytes holds exactly this array.
+func (h *Header) CheckFileSize(size int64) error {
+	want := h.FileSize()
+	switch {
+	case size < want:
+		return fmt.Errorf("%w: file is %d bytes, header declares data_offset %d + nbytes %d = %d",
+			ErrTruncated, size, h.DataOffset, h.NBytes, want)
+	case size > want:
+		return fmt.Errorf("%w: file is %d bytes, header declares data_offset %d + nbytes %d = %d",
+			ErrTrailingBytes, size, h.DataOffset, h.NBytes, want)
+	}
+	return nil
+}
+
+// Clone returns a deep copy of h (attrs are copied one level deep).
+func (h *Header) Clone() *Header {
+	c := *h
+	c.Shape = append(Shape{}, h.Shape...)
+	if h.CRC32C != nil {
+		c.CRC32C = append([]uint32{}, h.CRC32C...)
+	}
+	if h.Attrs != nil {
+		c.Attrs = make(map[string]any, len(h.Attrs))
+		for k, v := range h.Attrs {
+			c.Attrs[k] = v
+		}
+	}
+	return &c
+}
+
+func ceilDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 {
+		q++
+	}
+	return q
+}
+
+func alignUp(n, a int64) int64 { return ceilDiv(n, a) * a }
