@@ -3,6 +3,7 @@ package arrayx
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -50,8 +51,7 @@ func (h *Header) Marshal() ([]byte, error) {
 
 func (h *Header) encodeBody() ([]byte, error) {
 	var buf bytes.Buffer
-	enc := msgpack.NewEncoder(&buf)
-	enc.SetSortMapKeys(true)
+	enc := newEncoder(&buf)
 	n := 7
 	if h.CRC32C != nil {
 		n++
@@ -98,10 +98,20 @@ func (h *Header) encodeBody() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// newEncoder returns the header encoder: map keys sorted for deterministic
+// bytes, integers and floats in their shortest lossless form, so attrs read
+// from a compact foreign header fit again when re-encoded.
+func newEncoder(w io.Writer) *msgpack.Encoder {
+	enc := msgpack.NewEncoder(w)
+	enc.SetSortMapKeys(true)
+	enc.UseCompactInts(true)
+	enc.UseCompactFloats(true)
+	return enc
+}
+
 func encodeAttrs(attrs map[string]any) ([]byte, error) {
 	var buf bytes.Buffer
-	enc := msgpack.NewEncoder(&buf)
-	enc.SetSortMapKeys(true)
+	enc := newEncoder(&buf)
 	if err := enc.Encode(attrs); err != nil {
 		return nil, fmt.Errorf("%w: attrs: %w", ErrInvalidHeader, err)
 	}
@@ -171,7 +181,7 @@ func ReadHeader(r io.ReaderAt, size int64, lim Limits) (*Header, error) {
 	if size < PrefixSize {
 		return nil, fmt.Errorf("%w: file is %d bytes, the prefix alone is %d", ErrTruncated, size, PrefixSize)
 	}
-	if _, err := r.ReadAt(pre[:], 0); err != nil {
+	if err := readAt(r, pre[:], 0); err != nil {
 		return nil, fmt.Errorf("arrayx: reading prefix: %w", err)
 	}
 	p, err := ParsePrefix(pre[:], lim)
@@ -183,7 +193,7 @@ func ReadHeader(r io.ReaderAt, size int64, lim Limits) (*Header, error) {
 	}
 	buf := make([]byte, PrefixSize+int(p.HeaderLen))
 	copy(buf, pre[:])
-	if _, err := r.ReadAt(buf[PrefixSize:], PrefixSize); err != nil {
+	if err := readAt(r, buf[PrefixSize:], PrefixSize); err != nil {
 		return nil, fmt.Errorf("arrayx: reading header: %w", err)
 	}
 	h, err := Unmarshal(buf, lim)
@@ -194,6 +204,23 @@ func ReadHeader(r io.ReaderAt, size int64, lim Limits) (*Header, error) {
 		return nil, err
 	}
 	return h, nil
+}
+
+// readAt fills b from offset off. io.ReaderAt may return io.EOF with a full
+// read at the end of the input, which is success; a short read means the
+// input ended early (a file truncated after it was sized).
+func readAt(r io.ReaderAt, b []byte, off int64) error {
+	if len(b) == 0 {
+		return nil
+	}
+	n, err := r.ReadAt(b, off)
+	switch {
+	case n == len(b):
+		return nil
+	case err == nil || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("%w: %d of %d bytes at offset %d", ErrTruncated, n, len(b), off)
+	}
+	return err
 }
 
 // decodeBody decodes the msgpack header map. The bytes are first scanned for

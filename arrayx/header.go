@@ -99,6 +99,11 @@ func NewHeader(dt DType, shape Shape, order Order, attrs map[string]any) (*Heade
 		Attrs:      attrs,
 	}
 	h.BlockSize = ChooseBlockSize(h.NBytes)
+	// Refuse before allocating the table: 4 bytes a block alone must fit.
+	if nb := h.NumBlocks(); nb > (DefaultMaxHeaderBytes-PrefixSize)/4 {
+		return nil, fmt.Errorf("%w: %d bytes need %d CRC blocks, more than a header within readers' default limit of %d bytes holds",
+			ErrTooLarge, h.NBytes, nb, DefaultMaxHeaderBytes)
+	}
 	h.CRC32C = make([]uint32, h.NumBlocks())
 	// Encoded integers grow with their value, so iterate to a fixed point; the
 	// offset only grows, so this ends after a few rounds.
