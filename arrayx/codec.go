@@ -99,13 +99,13 @@ func (h *Header) encodeBody() ([]byte, error) {
 }
 
 // newEncoder returns the header encoder: map keys sorted for deterministic
-// bytes, integers and floats in their shortest lossless form, so attrs read
-// from a compact foreign header fit again when re-encoded.
+// bytes and integers in their shortest form, so attrs read from a compact
+// foreign header fit again when re-encoded. (Compact floats are not used:
+// msgpack encodes an integral float as an int, which changes its type.)
 func newEncoder(w io.Writer) *msgpack.Encoder {
 	enc := msgpack.NewEncoder(w)
 	enc.SetSortMapKeys(true)
 	enc.UseCompactInts(true)
-	enc.UseCompactFloats(true)
 	return enc
 }
 
@@ -235,7 +235,6 @@ func decodeBody(b []byte) (*Header, error) {
 		return nil, fmt.Errorf("%w: %d bytes after the header map", ErrInvalidHeader, len(b)-n)
 	}
 	d := msgpack.NewDecoder(bytes.NewReader(b))
-	d.UseLooseInterfaceDecoding(true)
 	c, _ := d.PeekCode()
 	if !msgpcode.IsFixedMap(c) && c != msgpcode.Map16 && c != msgpcode.Map32 {
 		return nil, fmt.Errorf("%w: not a msgpack map (first byte %#02x)", ErrInvalidHeader, c)
@@ -359,7 +358,7 @@ func decodeAttrs(d *msgpack.Decoder) (map[string]any, error) {
 	if c == msgpcode.Nil {
 		return nil, d.Skip()
 	}
-	if !msgpcode.IsFixedMap(c) && c != msgpcode.Map16 && c != msgpcode.Map32 {
+	if !isMap(c) {
 		return nil, fmt.Errorf("not a map")
 	}
 	n, err := d.DecodeMapLen()
@@ -375,11 +374,86 @@ func decodeAttrs(d *msgpack.Decoder) (map[string]any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if m[k], err = d.DecodeInterface(); err != nil {
+		if m[k], err = decodeValue(d); err != nil {
 			return nil, fmt.Errorf("attrs[%q]: %w", k, err)
 		}
 	}
 	return m, nil
+}
+
+// decodeValue decodes any msgpack value of attrs faithfully enough to
+// re-encode it in no more bytes: integers become int64 (uint64 above
+// MaxInt64), floats keep their width, maps with string keys become
+// map[string]any and others map[any]any, and extension types stay raw
+// (msgpack.RawMessage). Recursion is bounded by scanMsgpack's depth check.
+func decodeValue(d *msgpack.Decoder) (any, error) {
+	c, err := d.PeekCode()
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case isMap(c):
+		n, err := d.DecodeMapLen()
+		if err != nil {
+			return nil, err
+		}
+		keys, vals := make([]any, n), make([]any, n)
+		allStr := true
+		for i := range n {
+			if keys[i], err = decodeValue(d); err != nil {
+				return nil, err
+			}
+			switch keys[i].(type) {
+			case string:
+			case int64, uint64, bool, float32, float64, nil:
+				allStr = false
+			default: // slices, maps and raw bytes cannot be Go map keys
+				return nil, fmt.Errorf("map key of type %T", keys[i])
+			}
+			if vals[i], err = decodeValue(d); err != nil {
+				return nil, err
+			}
+		}
+		if allStr {
+			m := make(map[string]any, n)
+			for i, k := range keys {
+				m[k.(string)] = vals[i]
+			}
+			return m, nil
+		}
+		m := make(map[any]any, n)
+		for i, k := range keys {
+			m[k] = vals[i]
+		}
+		return m, nil
+	case msgpcode.IsFixedArray(c), c == msgpcode.Array16, c == msgpcode.Array32:
+		n, err := d.DecodeArrayLen()
+		if err != nil {
+			return nil, err
+		}
+		s := make([]any, n)
+		for i := range s {
+			if s[i], err = decodeValue(d); err != nil {
+				return nil, err
+			}
+		}
+		return s, nil
+	case msgpcode.IsExt(c):
+		return d.DecodeRaw()
+	case msgpcode.IsFixedNum(c), c >= msgpcode.Int8 && c <= msgpcode.Int64:
+		return d.DecodeInt64()
+	case c >= msgpcode.Uint8 && c <= msgpcode.Uint64:
+		v, err := d.DecodeUint64()
+		if err != nil || v > math.MaxInt64 {
+			return v, err
+		}
+		return int64(v), nil
+	}
+	return d.DecodeInterface() // nil, bool, float32/64, str, bin
+}
+
+func isMap(c byte) bool {
+	return msgpcode.IsFixedMap(c) || c == msgpcode.Map16 || c == msgpcode.Map32
 }
 
 func decodeStr(d *msgpack.Decoder, key string) (string, error) {

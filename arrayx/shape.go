@@ -59,8 +59,8 @@ func (s Shape) String() string {
 
 // ParseShape parses a comma-separated list of dimensions ("1000,1000").
 // The empty string is a 0-d shape.
-func ParseShape(str string) (Shape, error) {
-	str = strings.TrimSpace(strings.Trim(strings.TrimSpace(str), "()[]"))
+func ParseShape(input string) (Shape, error) {
+	str := strings.TrimSpace(strings.Trim(strings.TrimSpace(input), "()[]"))
 	if str == "" {
 		return Shape{}, nil
 	}
@@ -72,7 +72,7 @@ func ParseShape(str string) (Shape, error) {
 	for _, p := range parts {
 		d, err := strconv.ParseInt(strings.TrimSpace(p), 10, 64)
 		if err != nil || d < 0 {
-			return nil, fmt.Errorf("%w: shape %q: dimension %q is not a non-negative integer", ErrInvalidHeader, str, p)
+			return nil, fmt.Errorf("%w: shape %q: dimension %q is not a non-negative integer", ErrInvalidHeader, input, p)
 		}
 		s = append(s, d)
 	}
