@@ -1,0 +1,46 @@
+// Package mmapstore keeps ARRAYX arrays in memory-mapped files and hands them
+// between processes without copying.
+//
+// A producer calls Create (or Store.Create), which preallocates a file under
+// a hidden temporary name and maps it writable; it fills Writer.Bytes, or a
+// typed view such as arrayx.Data[float64](w), and calls Seal. Seal computes
+// the per-block CRC-32C table on all cores, rewrites the header in place,
+// flushes to stable storage where there is one (SyncAuto: on disks, not on
+// tmpfs), and renames the file to its name. The rename is the only moment
+// the array becomes visible, so no reader can ever open a half-written
+// array. Abort discards a writer.
+//
+// A consumer calls Open (or Store.Open, or Store.Wait to block until a
+// sealed array of that name appears). Open reads and validates only the
+// prefix and header, then maps the file read-only: its cost does not grow
+// with the array. Verify and VerifyRange check the data against the CRC
+// table, in parallel.
+//
+// A Store is a directory of arrays named like "sim/run-1/temperature", each
+// in a file NAME.arx. Every file operation goes through an os.Root, so names,
+// ".." and symlinks cannot reach outside the directory. The default store is
+// $ARRAYX_STORE, else /dev/shm/arrayx on Linux, else a directory under
+// os.TempDir().
+//
+// # Caveats
+//
+// Slices returned by Array.Bytes, Writer.Bytes and the typed views over them
+// point into the mapping. They are valid only until the Array is closed or
+// the Writer is sealed or aborted; using one afterwards faults (the process
+// crashes). There is deliberately no finalizer that unmaps a forgotten
+// Array: a view can outlive its Array's last reference, so an Array that is
+// never closed keeps its mapping, and its file descriptor, until the process
+// exits.
+//
+// The mapping of a sealed array is read-only: writing through a view of it
+// faults. Another process that truncates an array's file while it is mapped
+// makes reads past the new end fault as well; Verify, VerifyRange and Seal
+// turn such a fault into ErrFault, but reads through raw slices cannot be
+// protected. Arrays are only ever replaced by rename, never rewritten in
+// place, so this happens only when something outside arrayx modifies the
+// store.
+//
+// On Linux, Create reserves space with fallocate(2), so a full filesystem is
+// an error (ErrNoSpace) before any data is written; elsewhere the file is
+// sized sparsely and a full disk shows up as a fault while filling it.
+package mmapstore
