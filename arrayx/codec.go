@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"reflect"
+	"sort"
 
 	"github.com/vmihailenco/msgpack/v5"
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
@@ -88,7 +90,7 @@ func (h *Header) encodeBody() ([]byte, error) {
 	}
 	if len(h.Attrs) > 0 {
 		_ = enc.EncodeString(headerKeyAttrs)
-		if err := enc.Encode(h.Attrs); err != nil {
+		if err := enc.Encode(canonical(h.Attrs)); err != nil {
 			return nil, fmt.Errorf("%w: attrs: %w", ErrInvalidHeader, err)
 		}
 	}
@@ -109,10 +111,71 @@ func newEncoder(w io.Writer) *msgpack.Encoder {
 	return enc
 }
 
+// canonical prepares an attrs value for deterministic encoding: msgpack
+// sorts the keys of string-keyed maps itself, but writes other maps in Go's
+// random iteration order, so those become sortedMaps.
+func canonical(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = canonical(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = canonical(e)
+		}
+		return out
+	}
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Map || rv.Type().Key().Kind() == reflect.String {
+		return v
+	}
+	m := make(sortedMap, 0, rv.Len())
+	for it := rv.MapRange(); it.Next(); {
+		m = append(m, [2]any{it.Key().Interface(), canonical(it.Value().Interface())})
+	}
+	return m
+}
+
+// sortedMap is a map's pairs, encoded as a msgpack map with the pairs in
+// the order of their encoded keys' bytes.
+type sortedMap [][2]any
+
+func (m sortedMap) EncodeMsgpack(enc *msgpack.Encoder) error {
+	keys := make([][]byte, len(m))
+	for i, kv := range m {
+		var buf bytes.Buffer
+		if err := newEncoder(&buf).Encode(kv[0]); err != nil {
+			return err
+		}
+		keys[i] = buf.Bytes()
+	}
+	order := make([]int, len(m))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return bytes.Compare(keys[order[a]], keys[order[b]]) < 0 })
+	if err := enc.EncodeMapLen(len(m)); err != nil {
+		return err
+	}
+	for _, i := range order {
+		if err := enc.Encode(msgpack.RawMessage(keys[i])); err != nil {
+			return err
+		}
+		if err := enc.Encode(m[i][1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func encodeAttrs(attrs map[string]any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := newEncoder(&buf)
-	if err := enc.Encode(attrs); err != nil {
+	if err := enc.Encode(canonical(attrs)); err != nil {
 		return nil, fmt.Errorf("%w: attrs: %w", ErrInvalidHeader, err)
 	}
 	return buf.Bytes(), nil
@@ -374,6 +437,9 @@ func decodeAttrs(d *msgpack.Decoder) (map[string]any, error) {
 		if err != nil {
 			return nil, err
 		}
+		if _, dup := m[k]; dup {
+			return nil, fmt.Errorf("duplicate key %q", k)
+		}
 		if m[k], err = decodeValue(d); err != nil {
 			return nil, fmt.Errorf("attrs[%q]: %w", k, err)
 		}
@@ -414,16 +480,22 @@ func decodeValue(d *msgpack.Decoder) (any, error) {
 				return nil, err
 			}
 		}
+		var m any
 		if allStr {
-			m := make(map[string]any, n)
+			ms := make(map[string]any, n)
 			for i, k := range keys {
-				m[k.(string)] = vals[i]
+				ms[k.(string)] = vals[i]
 			}
-			return m, nil
+			m = ms
+		} else {
+			ma := make(map[any]any, n)
+			for i, k := range keys {
+				ma[k] = vals[i]
+			}
+			m = ma
 		}
-		m := make(map[any]any, n)
-		for i, k := range keys {
-			m[k] = vals[i]
+		if reflect.ValueOf(m).Len() != n {
+			return nil, fmt.Errorf("duplicate key in a map")
 		}
 		return m, nil
 	case msgpcode.IsFixedArray(c), c == msgpcode.Array16, c == msgpcode.Array32:
