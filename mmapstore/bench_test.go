@@ -128,3 +128,19 @@ func BenchmarkVerify(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkWaitExisting measures Wait for an array that is already there:
+// the fixed cost a consumer pays on top of Open (setting up and tearing
+// down the watch).
+func BenchmarkWaitExisting(b *testing.B) {
+	s, name := benchArray(b, 1<<20)
+	ctx := b.Context()
+	b.ReportAllocs()
+	for b.Loop() {
+		a, err := s.Wait(ctx, name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		a.Close()
+	}
+}

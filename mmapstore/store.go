@@ -180,8 +180,9 @@ func (s *Store) List() ([]string, error) {
 // Linux and polling elsewhere, and gives up with ctx's error (wrapped) when
 // ctx ends.
 func (s *Store) Wait(ctx context.Context, name string) (*Array, error) {
-	if _, err := s.file(name); err != nil {
-		return nil, err
+	// The common case, the array is there already, needs no watch.
+	if a, err := s.Open(name); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return a, err
 	}
 	w, err := newWatcher()
 	if err != nil {

@@ -20,21 +20,12 @@ func (c *catCmd) addFlags(fs *pflag.FlagSet) {
 }
 
 func (c *catCmd) run(ctx context.Context, e *env, args []string) error {
-	name, err := arrayName(args)
-	if err != nil {
-		return err
-	}
 	if c.limit < -1 {
 		return usagef("invalid --limit %d: want a count of elements, or -1 for no limit", c.limit)
 	}
-	st, err := e.openStore()
+	a, err := e.openArray(args)
 	if err != nil {
 		return err
-	}
-	defer st.Close()
-	a, err := st.Open(name)
-	if err != nil {
-		return arrayError(st, name, err)
 	}
 	defer a.Close()
 	return formatArray(e.stdout, a.Header(), a.Bytes(), c.limit)

@@ -30,11 +30,7 @@ func (c *infoCmd) addFlags(fs *pflag.FlagSet) {
 }
 
 func (c *infoCmd) run(ctx context.Context, e *env, args []string) error {
-	name, err := arrayName(args)
-	if err != nil {
-		return err
-	}
-	st, err := e.openStore()
+	st, name, err := e.namedStore(args)
 	if err != nil {
 		return err
 	}

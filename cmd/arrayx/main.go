@@ -53,6 +53,35 @@ func (e *env) openStore() (*mmapstore.Store, error) {
 	return mmapstore.OpenStore(e.storeDir, nil)
 }
 
+// namedStore checks that args is a single valid array name and opens the
+// store; the caller closes it.
+func (e *env) namedStore(args []string) (*mmapstore.Store, string, error) {
+	name, err := arrayName(args)
+	if err != nil {
+		return nil, "", err
+	}
+	st, err := e.openStore()
+	if err != nil {
+		return nil, "", err
+	}
+	return st, name, nil
+}
+
+// openArray maps the array named by args, the verb's single argument. The
+// store is closed again at once: open arrays do not need it.
+func (e *env) openArray(args []string) (*mmapstore.Array, error) {
+	st, name, err := e.namedStore(args)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	a, err := st.Open(name)
+	if err != nil {
+		return nil, arrayError(st, name, err)
+	}
+	return a, nil
+}
+
 // usageError marks a command-line mistake: exit code 2, not 1.
 type usageError struct{ msg string }
 

@@ -18,11 +18,7 @@ func (c *rmCmd) usage() (string, string) {
 func (c *rmCmd) addFlags(*pflag.FlagSet) {}
 
 func (c *rmCmd) run(ctx context.Context, e *env, args []string) error {
-	name, err := arrayName(args)
-	if err != nil {
-		return err
-	}
-	st, err := e.openStore()
+	st, name, err := e.namedStore(args)
 	if err != nil {
 		return err
 	}

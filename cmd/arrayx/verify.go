@@ -21,21 +21,12 @@ func (c *verifyCmd) usage() (string, string) {
 func (c *verifyCmd) addFlags(*pflag.FlagSet) {}
 
 func (c *verifyCmd) run(ctx context.Context, e *env, args []string) error {
-	name, err := arrayName(args)
+	a, err := e.openArray(args)
 	if err != nil {
 		return err
-	}
-	st, err := e.openStore()
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	a, err := st.Open(name)
-	if err != nil {
-		return arrayError(st, name, err)
 	}
 	defer a.Close()
-	h := a.Header()
+	name, h := a.Path(), a.Header()
 
 	start := time.Now()
 	bar := e.newProgress("verify "+name, h.NBytes)
@@ -53,7 +44,7 @@ func (c *verifyCmd) run(ctx context.Context, e *env, args []string) error {
 	}
 	bar.done()
 	if err != nil {
-		if ce, ok := errors.AsType[*arrayx.ChecksumError](err); ok {
+		if ce := (*arrayx.ChecksumError)(nil); errors.As(err, &ce) {
 			return fmt.Errorf("%s is corrupt: %w", name, ce)
 		}
 		return err
