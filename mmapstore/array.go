@@ -102,7 +102,9 @@ func (a *Array) Bytes() []byte {
 func (a *Array) Path() string { return a.path }
 
 // File returns the open file backing the array, for zero-copy senders
-// (sendfile). It must not be closed or have its offset relied on by others.
+// (sendfile at explicit offsets). Do not close it or rely on its offset; for
+// an array returned by Seal its Name is the temporary name it was written
+// under, not the published one.
 func (a *Array) File() *os.File { return a.f }
 
 // Verify checks every block's CRC-32C, in parallel. A mismatch is an

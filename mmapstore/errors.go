@@ -24,6 +24,9 @@ var (
 	// file was truncated by another process while mapped.
 	ErrFault = errors.New("mmapstore: memory fault reading mapped array (file truncated while mapped?)")
 
+	// ErrBusy means another transfer of the same array is in progress.
+	ErrBusy = errors.New("mmapstore: a transfer of this array is already in progress")
+
 	// ErrRange means a byte range lies outside the array's data.
 	ErrRange = errors.New("mmapstore: byte range outside the array")
 )

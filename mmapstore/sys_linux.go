@@ -52,3 +52,39 @@ func platformDefaultDir() string {
 	}
 	return ""
 }
+
+// lockExclusive takes a non-blocking exclusive flock on f, so two transfers
+// of the same array never write one partial file at once.
+func lockExclusive(f *os.File) error {
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		switch {
+		case err == nil:
+			return nil
+		case err == unix.EINTR:
+			continue
+		case errors.Is(err, unix.EWOULDBLOCK):
+			return fmt.Errorf("%w: %s", ErrBusy, f.Name())
+		}
+		return fmt.Errorf("mmapstore: flock %s: %w", f.Name(), err)
+	}
+}
+
+// freeSpace returns the bytes available to us on f's filesystem.
+func freeSpace(f *os.File) (int64, bool) {
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(int(f.Fd()), &st); err != nil {
+		return 0, false
+	}
+	return int64(st.Bavail) * int64(st.Bsize), true
+}
+
+// Prefault populates the writable pages of b ahead of use
+// (MADV_POPULATE_WRITE, Linux 5.14+), so that writing into a fresh mapping
+// does not take a page fault per page. It reports false where unsupported.
+func Prefault(b []byte) bool {
+	if len(b) == 0 {
+		return true
+	}
+	return unix.Madvise(b, unix.MADV_POPULATE_WRITE) == nil
+}

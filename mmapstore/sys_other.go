@@ -13,3 +13,12 @@ func preallocate(f *os.File, size int64) error { return f.Truncate(size) }
 func inMemoryFS(*os.File) bool { return false }
 
 func platformDefaultDir() string { return "" }
+
+// lockExclusive is a no-op here: concurrent transfers of one array are not
+// excluded on this platform.
+func lockExclusive(*os.File) error { return nil }
+
+func freeSpace(*os.File) (int64, bool) { return 0, false }
+
+// Prefault is unsupported here; it reports false.
+func Prefault([]byte) bool { return false }

@@ -1,0 +1,287 @@
+package mmapstore
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/arrayx/arrayx/arrayx"
+	mmap "github.com/edsrzf/mmap-go"
+)
+
+// partialSuffix marks a received array's partial file:
+// ".NAME.arx.part-" and 16 hex digits of the SHA-256 of its header.
+const partialSuffix = ".part-"
+
+// ReceiveOptions tunes Store.Receive. The zero value means the defaults.
+type ReceiveOptions struct {
+	// MaxBytes refuses arrays with more data bytes than this; 0 means no limit.
+	MaxBytes int64
+	// Sync overrides the store's sync mode for the published array.
+	Sync SyncMode
+}
+
+// Partial is an array being received, in order, from another machine: a
+// hidden, preallocated file that holds the sender's header byte for byte
+// (with the first magic byte zeroed, so no reader accepts the file before it
+// is complete) and the data received so far. Held says how much of the data
+// is present and verified; the sender resumes there. Partial files survive
+// Close and process crashes, and are found again by the next Receive of the
+// same name and header.
+type Partial struct {
+	fsys          dirFS
+	file, name    string // partial and final names within fsys
+	display       string
+	sync          bool
+	header        []byte // the sender's prefix and header
+	h             *arrayx.Header
+	f             *os.File
+	mm            mmap.MMap
+	held, resumed int64
+}
+
+// Receive prepares to receive the array whose prefix and header (the first
+// 16+H bytes of its file, as the sender has them) are header, to be published
+// under name. The header is validated and must be sealed (its CRC table is
+// how the data is checked); size limits and free space are checked before
+// anything is allocated. If a partial file of the same name and header exists,
+// its data is verified block by block from the start and Held reports the
+// verified prefix; otherwise a new file is preallocated and Held is 0. A
+// transfer of the same array already in progress gives ErrBusy.
+func (s *Store) Receive(name string, header []byte, opts *ReceiveOptions) (*Partial, error) {
+	file, err := s.file(name)
+	if err != nil {
+		return nil, err
+	}
+	if opts == nil {
+		opts = &ReceiveOptions{}
+	}
+	h, err := arrayx.Unmarshal(header, s.opts.Limits)
+	if err != nil {
+		return nil, fmt.Errorf("mmapstore: receive %s: %w", name, err)
+	}
+	if !h.Sealed {
+		return nil, fmt.Errorf("mmapstore: receive %s: %w", name, arrayx.ErrNotSealed)
+	}
+	if opts.MaxBytes > 0 && h.NBytes > opts.MaxBytes {
+		return nil, fmt.Errorf("mmapstore: receive %s: %w: %d bytes, the limit is %d", name, arrayx.ErrTooLarge, h.NBytes, opts.MaxBytes)
+	}
+	header = bytes.Clone(header[:arrayx.PrefixSize+headerLen(header)])
+	sum := sha256.Sum256(header)
+	dir, base := filepath.Split(file)
+	p := &Partial{
+		fsys: s.root, name: file, display: name, header: header, h: h,
+		file: dir + tempPrefix + base + partialSuffix + hex.EncodeToString(sum[:8]),
+	}
+	if d := filepath.Dir(file); d != "." {
+		if err := s.root.MkdirAll(d, 0o755); err != nil {
+			return nil, fmt.Errorf("mmapstore: receive %s: %w", name, err)
+		}
+	}
+	if err := p.open(); err != nil {
+		return nil, errors.Join(fmt.Errorf("mmapstore: receive %s: %w", name, err), p.Close())
+	}
+	mode := opts.Sync
+	if mode == SyncAuto {
+		mode = s.opts.Sync
+	}
+	p.sync = mode == SyncAlways || mode == SyncAuto && !inMemoryFS(p.f)
+	return p, nil
+}
+
+func headerLen(b []byte) int {
+	return int(uint32(b[12]) | uint32(b[13])<<8 | uint32(b[14])<<16 | uint32(b[15])<<24)
+}
+
+// open reuses the partial file if it holds this header and size, else starts
+// a new one.
+func (p *Partial) open() error {
+	size := p.h.FileSize()
+	f, err := p.fsys.OpenFile(p.file, os.O_RDWR|openNonblock, 0)
+	reuse := err == nil
+	if errors.Is(err, os.ErrNotExist) {
+		f, err = p.fsys.OpenFile(p.file, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	}
+	if err != nil {
+		return err
+	}
+	p.f = f
+	if err := lockExclusive(f); err != nil {
+		return err
+	}
+	if reuse {
+		fi, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		if !fi.Mode().IsRegular() || fi.Size() != size {
+			reuse = false
+			if err := f.Truncate(0); err != nil {
+				return err
+			}
+		}
+	}
+	if !reuse {
+		if free, ok := freeSpace(f); ok && free < size {
+			return fmt.Errorf("%w: %d bytes needed, %d free", ErrNoSpace, size, free)
+		}
+		if err := preallocate(f, size); err != nil {
+			return err
+		}
+	}
+	if size > int64(int(^uint(0)>>1)) {
+		return fmt.Errorf("%w: %d bytes cannot be mapped on this platform", arrayx.ErrTooLarge, size)
+	}
+	p.mm, err = mmap.MapRegion(f, int(size), mmap.RDWR, 0, 0)
+	if err != nil {
+		return fmt.Errorf("mmap: %w", err)
+	}
+	want := p.incompleteHeader()
+	if reuse && !bytes.Equal(p.mm[:len(want)], want) {
+		reuse = false // same hash, other bytes: never trust it
+		clear(p.mm)
+	}
+	if !reuse {
+		copy(p.mm, want)
+		return nil
+	}
+	// Count the leading blocks whose data matches the CRC table.
+	var bad []bool = make([]bool, p.h.NumBlocks())
+	err = forBlocks(p.h, p.Bytes(), 0, len(bad), func(i int, block []byte) error {
+		bad[i] = p.h.CheckBlock(i, block) != nil
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	n := 0
+	for n < len(bad) && !bad[n] {
+		n++
+	}
+	p.held = min(int64(n)*p.h.BlockSize, p.h.NBytes)
+	p.resumed = p.held
+	return nil
+}
+
+// incompleteHeader is the header as stored while incomplete: the first
+// magic byte zeroed.
+func (p *Partial) incompleteHeader() []byte {
+	b := bytes.Clone(p.header)
+	b[0] = 0
+	return b
+}
+
+// Header returns the array's header. Do not modify it.
+func (p *Partial) Header() *arrayx.Header { return p.h }
+
+// Bytes returns the writable data region (NBytes bytes).
+func (p *Partial) Bytes() []byte {
+	if p.mm == nil {
+		return nil
+	}
+	return p.mm[p.h.DataOffset:]
+}
+
+// Held returns how many data bytes are present and verified: the offset from
+// which the sender must send. It is a multiple of the block size, or NBytes.
+func (p *Partial) Held() int64 { return p.held }
+
+// Resumed returns what Held was when the partial was opened.
+func (p *Partial) Resumed() int64 { return p.resumed }
+
+// Verify checks the blocks that lie wholly within the first upTo data bytes
+// and beyond Held, in order, advancing Held past each good one. Receivers call
+// it as data arrives, while the bytes are hot in cache. A mismatch is an
+// *arrayx.ChecksumError naming the block; Held stays before it, so a resumed
+// transfer fetches it again.
+func (p *Partial) Verify(upTo int64) error {
+	if p.mm == nil {
+		return ErrClosed
+	}
+	upTo = min(upTo, p.h.NBytes)
+	data := p.Bytes()
+	for p.held < upTo {
+		i := int(p.held / p.h.BlockSize)
+		off, n := p.h.Block(i)
+		if off+n > upTo {
+			return nil
+		}
+		if err := p.h.CheckBlock(i, data[off:off+n]); err != nil {
+			return fmt.Errorf("mmapstore: receive %s: %w", p.display, err)
+		}
+		p.held = off + n
+	}
+	return nil
+}
+
+// Complete publishes the array once every block has been verified: it
+// restores the magic, flushes if the sync mode says so, and renames the file
+// to its name. It returns the array mapped read-only.
+func (p *Partial) Complete() (*Array, error) {
+	if p.mm == nil {
+		return nil, fmt.Errorf("%w: %s", ErrClosed, p.display)
+	}
+	if p.held != p.h.NBytes {
+		return nil, fmt.Errorf("mmapstore: complete %s: %d of %d bytes verified", p.display, p.held, p.h.NBytes)
+	}
+	p.mm[0] = p.header[0]
+	if p.sync {
+		if err := p.mm.Flush(); err != nil {
+			return nil, fmt.Errorf("mmapstore: complete %s: msync: %w", p.display, err)
+		}
+		if err := p.f.Sync(); err != nil {
+			return nil, fmt.Errorf("mmapstore: complete %s: fsync: %w", p.display, err)
+		}
+	}
+	if err := p.mm.Unmap(); err != nil {
+		return nil, fmt.Errorf("mmapstore: complete %s: %w", p.display, err)
+	}
+	p.mm = nil
+	mm, err := mmap.MapRegion(p.f, int(p.h.FileSize()), mmap.RDONLY, 0, 0)
+	if err != nil {
+		return nil, fmt.Errorf("mmapstore: complete %s: mmap: %w", p.display, err)
+	}
+	if err := p.fsys.Rename(p.file, p.name); err != nil {
+		mm.Unmap()
+		return nil, fmt.Errorf("mmapstore: complete %s: %w", p.display, err)
+	}
+	if p.sync {
+		if err := syncDir(p.fsys, p.name); err != nil {
+			mm.Unmap()
+			return nil, fmt.Errorf("mmapstore: complete %s: fsync directory: %w", p.display, err)
+		}
+	}
+	a := &Array{path: p.display, h: p.h, f: p.f, mm: mm, data: mm[p.h.DataOffset:]}
+	p.f = nil // the Array owns it now (the lock goes with it until Close)
+	return a, nil
+}
+
+// Close releases the partial, keeping its file so that the next Receive of
+// the same array resumes from Held. It is idempotent.
+func (p *Partial) Close() error {
+	var errs []error
+	if p.mm != nil {
+		errs = append(errs, p.mm.Unmap())
+		p.mm = nil
+	}
+	if p.f != nil {
+		errs = append(errs, p.f.Close()) // also drops the lock
+		p.f = nil
+	}
+	return errors.Join(errs...)
+}
+
+// Discard closes the partial and removes its file.
+func (p *Partial) Discard() error {
+	err := p.Close()
+	if rerr := p.fsys.Remove(p.file); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+		err = errors.Join(err, rerr)
+	}
+	return err
+}
+
+var _ arrayx.Array = (*Partial)(nil)
