@@ -97,6 +97,18 @@ func (a *Array) Bytes() []byte {
 	return a.data
 }
 
+// RawHeader returns a copy of the file's first 16+H bytes, the prefix and
+// msgpack header exactly as stored (what a network sender transmits).
+func (a *Array) RawHeader() []byte {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.mm == nil {
+		return nil
+	}
+	h := int(a.mm[12]) | int(a.mm[13])<<8 | int(a.mm[14])<<16 | int(a.mm[15])<<24
+	return append([]byte(nil), a.mm[:arrayx.PrefixSize+h]...)
+}
+
 // Path returns the file the array was opened from (for arrays returned by
 // Seal, the published name).
 func (a *Array) Path() string { return a.path }

@@ -186,6 +186,10 @@ func (p *Partial) Bytes() []byte {
 	return p.mm[p.h.DataOffset:]
 }
 
+// File returns the partial's open file, for receivers that write with
+// splice(2) rather than through the mapping. Do not close it.
+func (p *Partial) File() *os.File { return p.f }
+
 // Held returns how many data bytes are present and verified: the offset from
 // which the sender must send. It is a multiple of the block size, or NBytes.
 func (p *Partial) Held() int64 { return p.held }

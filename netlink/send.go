@@ -1,0 +1,34 @@
+package netlink
+
+import (
+	"net"
+	"os"
+	"time"
+)
+
+// sendChunk bounds one step of the data phase: the write deadline is renewed
+// per chunk, so a stalled peer fails after WriteTimeout.
+const sendChunk = 64 << 20
+
+// sendData writes data bytes [off, off+n) of an array to conn: with
+// sendfile(2) from f at explicit offsets where the platform and connection
+// allow (f's own offset is never used, so concurrent senders of one array do
+// not interfere), else with writes from the mapping. It reports the method.
+func sendData(conn net.Conn, f *os.File, data []byte, dataOffset, off, n int64, timeout time.Duration, forceCopy bool) (sent int64, zeroCopy bool, err error) {
+	if !forceCopy {
+		sent, handled, err := sendFile(conn, f, dataOffset+off, n, timeout)
+		if handled {
+			return sent, true, err
+		}
+	}
+	for sent < n {
+		m := min(n-sent, sendChunk)
+		conn.SetWriteDeadline(time.Now().Add(timeout))
+		w, err := conn.Write(data[off+sent : off+sent+m])
+		sent += int64(w)
+		if err != nil {
+			return sent, false, err
+		}
+	}
+	return sent, false, nil
+}

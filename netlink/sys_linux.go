@@ -1,0 +1,7 @@
+//go:build linux
+
+package netlink
+
+import "syscall"
+
+var errTooManyFiles error = syscall.EMFILE
