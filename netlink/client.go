@@ -27,6 +27,9 @@ type DialOptions struct {
 	MaxArrayBytes int64
 	// Recv chooses how pulled data reaches the store.
 	Recv RecvOptions
+	// Progress, when set, is called with the data bytes moved since its last
+	// call, after each block received or chunk sent (from one goroutine).
+	Progress func(n int64)
 	// ForceCopy makes Push write from the mapping instead of using
 	// sendfile (for comparisons; Stats reports the method either way).
 	ForceCopy bool
@@ -227,7 +230,7 @@ func (c *Client) Push(ctx context.Context, a *mmapstore.Array, name string) (Sta
 			replyc <- err
 		}()
 		t := time.Now()
-		n, zc, serr := sendData(c.conn, a.File(), a.Bytes(), h.DataOffset, r.Offset, h.NBytes-r.Offset, c.opts.Timeout, c.opts.ForceCopy)
+		n, zc, serr := sendData(c.conn, a.File(), a.Bytes(), h.DataOffset, r.Offset, h.NBytes-r.Offset, c.opts.Timeout, c.opts.ForceCopy, c.opts.Progress)
 		st.Bytes, st.ZeroCopy = n, zc
 		st.Method = map[bool]string{true: "sendfile", false: "write"}[zc] + "->server"
 		if serr != nil {
@@ -274,7 +277,7 @@ func (c *Client) Pull(ctx context.Context, name string, store *mmapstore.Store, 
 			return err
 		}
 		t := time.Now()
-		st.Bytes, err = recvData(c.conn, p, c.opts.Recv, c.opts.Timeout)
+		st.Bytes, err = recvData(c.conn, p, c.opts.Recv, c.opts.Timeout, c.opts.Progress)
 		st.Duration = time.Since(t)
 		st.ZeroCopy = r.Method == "sendfile"
 		st.Method = r.Method + "->" + c.opts.Recv.String()

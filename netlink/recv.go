@@ -53,7 +53,7 @@ var testHookRecv func(method string)
 // recvData receives the data bytes from p.Held() to the end into p,
 // verifying every block as it completes. A checksum mismatch returns at
 // once, naming the block; what was verified before it stays held.
-func recvData(conn net.Conn, p *mmapstore.Partial, opts RecvOptions, timeout time.Duration) (int64, error) {
+func recvData(conn net.Conn, p *mmapstore.Partial, opts RecvOptions, timeout time.Duration, progress func(int64)) (int64, error) {
 	if testHookRecv != nil {
 		testHookRecv(opts.String())
 	}
@@ -105,9 +105,13 @@ func recvData(conn net.Conn, p *mmapstore.Partial, opts RecvOptions, timeout tim
 		if err != nil {
 			return pos - start, noEOF(err)
 		}
+		moved := end - pos
 		pos = end
 		if err := p.Verify(pos); err != nil {
 			return pos - start, err
+		}
+		if progress != nil {
+			progress(moved)
 		}
 	}
 	return pos - start, nil

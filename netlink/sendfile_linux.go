@@ -31,7 +31,7 @@ func canSendfile(conn net.Conn) bool {
 // through the runtime poller (EAGAIN waits for writability and honours
 // deadlines). handled is false, with nothing sent, when conn cannot take
 // sendfile (not a TCP or Unix socket, e.g. TLS).
-func sendFile(conn net.Conn, f *os.File, pos, n int64, timeout time.Duration) (sent int64, handled bool, err error) {
+func sendFile(conn net.Conn, f *os.File, pos, n int64, timeout time.Duration, progress func(int64)) (sent int64, handled bool, err error) {
 	sc, ok := conn.(syscall.Conn)
 	if !ok || !canSendfile(conn) {
 		return 0, false, nil
@@ -76,6 +76,7 @@ func sendFile(conn net.Conn, f *os.File, pos, n int64, timeout time.Duration) (s
 				return true
 			})
 			sent += done
+			progress(done)
 			if werr != nil && serr == nil {
 				serr = werr
 			}

@@ -393,7 +393,7 @@ func (c *serverConn) handleGet(b *body, log *slog.Logger) bool {
 		return false // the client expects data or nothing: close
 	}
 	t := time.Now()
-	n, zc, err := sendData(c.conn, a.File(), a.Bytes(), h.DataOffset, from.Offset, h.NBytes-from.Offset, cfg.WriteTimeout, false)
+	n, zc, err := sendData(c.conn, a.File(), a.Bytes(), h.DataOffset, from.Offset, h.NBytes-from.Offset, cfg.WriteTimeout, false, nil)
 	if err != nil {
 		log.Info("GET failed", "sent", n, "err", err)
 		return false
@@ -417,7 +417,7 @@ func (c *serverConn) handlePut(b *body, log *slog.Logger) bool {
 		return false
 	}
 	t := time.Now()
-	n, err := recvData(c.conn, p, cfg.Recv, cfg.ReadTimeout)
+	n, err := recvData(c.conn, p, cfg.Recv, cfg.ReadTimeout, nil)
 	if err != nil {
 		log.Info("PUT failed", "received", n, "held", p.Held(), "err", err)
 		if errors.Is(err, arrayx.ErrChecksum) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -46,10 +47,13 @@ func TestDemo(t *testing.T) {
 	if v, _ := strconv.ParseFloat(m[1], 64); m[2] == "MiB" && v >= 1 {
 		t.Fatalf("the consumer's heap grew by %s %s during the handoff", m[1], m[2])
 	}
+	if !regexp.MustCompile(`network   pull +[0-9.]+ s +[0-9.]+ GB/s, zero-copy: yes \(sendfile->mmap\)`).MatchString(text) {
+		t.Fatalf("no zero-copy network pull in:\n%s", text)
+	}
 	// The temporary store is gone afterwards.
 	if dir := regexp.MustCompile(`store: (\S+)`).FindStringSubmatch(text); dir == nil {
 		t.Fatal("no store line")
-	} else if _, err := os.Stat(dir[1]); !os.IsNotExist(err) {
+	} else if _, err := os.Stat(filepath.Dir(dir[1])); !os.IsNotExist(err) {
 		t.Fatalf("demo left its store %s behind (%v)", dir[1], err)
 	}
 }

@@ -8,25 +8,33 @@ import (
 	"text/tabwriter"
 
 	"github.com/arrayx/arrayx/arrayx"
+	"github.com/arrayx/arrayx/netlink"
 	"github.com/spf13/pflag"
 )
 
 // lsCmd lists the store's arrays, sorted by name, with their headers.
 type lsCmd struct {
-	json bool
+	json   bool
+	remote string
+	netFlags
 }
 
 func (c *lsCmd) usage() (string, string) {
-	return "[--json]", "list the arrays in the store"
+	return "[--json] [--remote ADDR [--token-file F]]", "list the arrays in the store, or on a server"
 }
 
 func (c *lsCmd) addFlags(fs *pflag.FlagSet) {
-	fs.BoolVar(&c.json, "json", false, "print a JSON array of the objects info --json prints")
+	fs.BoolVar(&c.json, "json", false, "print a JSON array of the objects info --json prints (with --remote: name, dtype, shape, order, nbytes)")
+	fs.StringVar(&c.remote, "remote", "", "list a server's arrays instead (TCP host:port or unix:/path)")
+	c.netFlags.addFlags(fs)
 }
 
 func (c *lsCmd) run(ctx context.Context, e *env, args []string) error {
 	if len(args) != 0 {
 		return usagef("takes no arguments, got %q", args)
+	}
+	if c.remote != "" {
+		return c.runRemote(ctx, e)
 	}
 	st, err := e.openStore()
 	if err != nil {
@@ -87,4 +95,28 @@ func humanBytes(n int64) string {
 		i++
 	}
 	return fmt.Sprintf("%.1f %ciB", v, "KMGTPE"[i])
+}
+
+// runRemote lists a server's arrays.
+func (c *lsCmd) runRemote(ctx context.Context, e *env) error {
+	cl, _, err := c.dial(ctx, e, c.remote, "", 0)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	list, err := cl.List(ctx)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		if list == nil {
+			list = []netlink.Entry{}
+		}
+		return writeJSON(e.stdout, list)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	for _, a := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", a.Name, a.DType, arrayx.Shape(a.Shape), humanBytes(a.NBytes))
+	}
+	return tw.Flush()
 }

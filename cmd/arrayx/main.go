@@ -35,6 +35,9 @@ var verbs = map[string]func() verb{
 	"rm":     func() verb { return &rmCmd{} },
 	"cat":    func() verb { return &catCmd{} },
 	"demo":   func() verb { return &demoCmd{} },
+	"serve":  func() verb { return &serveCmd{} },
+	"push":   func() verb { return &pushCmd{} },
+	"pull":   func() verb { return &pullCmd{} },
 	// Internal: the consumer process that demo starts.
 	demoConsumerVerb: func() verb { return &demoConsumerCmd{} },
 }

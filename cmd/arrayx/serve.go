@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/arrayx/arrayx/netlink"
+	"github.com/spf13/pflag"
+)
+
+// serveCmd serves the store over the network until SIGINT or SIGTERM.
+type serveCmd struct {
+	listen    string
+	readOnly  bool
+	maxBytes  string
+	maxConns  int
+	logFormat string
+	grace     time.Duration
+	netFlags
+}
+
+func (c *serveCmd) usage() (string, string) {
+	return "[--listen 127.0.0.1:7070] [--read-only] [--token-file F] [--max-bytes N] [--max-conns N]",
+		"serve the store to push, pull and ls --remote (SIGINT/SIGTERM stop it gracefully)"
+}
+
+func (c *serveCmd) addFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&c.listen, "listen", "127.0.0.1:7070", "TCP address, or unix:/path for a Unix socket")
+	fs.BoolVar(&c.readOnly, "read-only", false, "refuse push and delete")
+	fs.StringVar(&c.maxBytes, "max-bytes", "", "refuse pushed arrays larger than this (e.g. 64GiB; default no limit)")
+	fs.IntVar(&c.maxConns, "max-conns", 256, "most simultaneous connections")
+	fs.StringVar(&c.logFormat, "log-format", "text", "log format on stderr: text or json")
+	fs.DurationVar(&c.grace, "grace", 30*time.Second, "on SIGINT/SIGTERM, how long transfers in progress may take to finish")
+	c.netFlags.addFlags(fs)
+}
+
+func (c *serveCmd) run(ctx context.Context, e *env, args []string) error {
+	if len(args) != 0 {
+		return usagef("takes no arguments, got %q", args)
+	}
+	cfg := netlink.Config{ReadOnly: c.readOnly, MaxConns: c.maxConns}
+	if c.maxConns < 1 {
+		return usagef("--max-conns %d: want at least 1", c.maxConns)
+	}
+	if c.maxBytes != "" {
+		n, err := parseSize(c.maxBytes)
+		if err != nil {
+			return usagef("--max-bytes: %v", err)
+		}
+		cfg.MaxArrayBytes = n
+	}
+	switch c.logFormat {
+	case "text":
+		cfg.Logger = slog.New(slog.NewTextHandler(e.stderr, nil))
+	case "json":
+		cfg.Logger = slog.New(slog.NewJSONHandler(e.stderr, nil))
+	default:
+		return usagef("--log-format %q: want text or json", c.logFormat)
+	}
+	tok, err := c.token()
+	if err != nil {
+		return err
+	}
+	cfg.Token = tok
+	st, err := e.openStore()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	network, addr := "tcp", c.listen
+	if rest, ok := strings.CutPrefix(c.listen, "unix:"); ok {
+		network, addr = "unix", rest
+		os.Remove(addr) // a stale socket from an earlier run
+	}
+	l, err := net.Listen(network, addr)
+	if err != nil {
+		return err
+	}
+	srv := netlink.NewServer(st, cfg)
+	cfg.Logger.Info("serving", "store", st.Dir(), "listen", l.Addr().String(), "read_only", c.readOnly,
+		"auth", len(tok) > 0)
+	fmt.Fprintf(e.stdout, "serving %s on %s\n", st.Dir(), l.Addr())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	cfg.Logger.Info("shutting down", "grace", c.grace)
+	sctx, cancel := context.WithTimeout(context.Background(), c.grace)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	if serr := <-errc; !errors.Is(serr, netlink.ErrServerClosed) && serr != nil {
+		return serr
+	}
+	if err != nil {
+		return fmt.Errorf("transfers still running after %v were interrupted (they resume): %w", c.grace, err)
+	}
+	return nil
+}
