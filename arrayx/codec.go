@@ -94,7 +94,7 @@ func (h *Header) encodeBody() ([]byte, error) {
 			return nil, fmt.Errorf("%w: attrs: %w", ErrInvalidHeader, err)
 		}
 	}
-	if buf.Len() > math.MaxUint32 {
+	if uint64(buf.Len()) > math.MaxUint32 {
 		return nil, fmt.Errorf("%w: header of %d bytes", ErrTooLarge, buf.Len())
 	}
 	return buf.Bytes(), nil
@@ -111,37 +111,33 @@ func newEncoder(w io.Writer) *msgpack.Encoder {
 	return enc
 }
 
-// canonical prepares an attrs value for deterministic encoding: msgpack
-// sorts the keys of string-keyed maps itself, but writes other maps in Go's
-// random iteration order, so those become sortedMaps.
+// canonical prepares an attrs value for deterministic encoding. msgpack
+// sorts the keys of only a few map types (map[string]any among them) and
+// writes the others in Go's random iteration order, so every map becomes a
+// sortedMap, and slices are rebuilt so that maps inside them are too.
 func canonical(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = canonical(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = canonical(e)
-		}
-		return out
-	}
 	rv := reflect.ValueOf(v)
-	if rv.Kind() != reflect.Map || rv.Type().Key().Kind() == reflect.String {
-		return v
+	switch rv.Kind() {
+	case reflect.Map:
+		m := make(sortedMap, 0, rv.Len())
+		for it := rv.MapRange(); it.Next(); {
+			m = append(m, [2]any{it.Key().Interface(), canonical(it.Value().Interface())})
+		}
+		return m
+	case reflect.Slice, reflect.Array:
+		if rv.Type().Elem().Kind() == reflect.Uint8 {
+			return v // bytes: msgpack bin
+		}
+		out := make([]any, rv.Len())
+		for i := range out {
+			out[i] = canonical(rv.Index(i).Interface())
+		}
+		return out
 	}
-	m := make(sortedMap, 0, rv.Len())
-	for it := rv.MapRange(); it.Next(); {
-		m = append(m, [2]any{it.Key().Interface(), canonical(it.Value().Interface())})
-	}
-	return m
+	return v
 }
 
-// sortedMap is a map's pairs, encoded as a msgpack map with the pairs in
-// the order of their encoded keys' bytes.
+// sortedMap is a map's pairs, encoded as a msgpack map in a fixed order.
 type sortedMap [][2]any
 
 func (m sortedMap) EncodeMsgpack(enc *msgpack.Encoder) error {
@@ -157,7 +153,19 @@ func (m sortedMap) EncodeMsgpack(enc *msgpack.Encoder) error {
 	for i := range order {
 		order[i] = i
 	}
-	sort.Slice(order, func(a, b int) bool { return bytes.Compare(keys[order[a]], keys[order[b]]) < 0 })
+	// String keys sort as strings (as msgpack's own sorting does), ahead of
+	// other keys, which sort by their encoded bytes.
+	sort.Slice(order, func(a, b int) bool {
+		ka, aStr := m[order[a]][0].(string)
+		kb, bStr := m[order[b]][0].(string)
+		switch {
+		case aStr && bStr:
+			return ka < kb
+		case aStr != bStr:
+			return aStr
+		}
+		return bytes.Compare(keys[order[a]], keys[order[b]]) < 0
+	})
 	if err := enc.EncodeMapLen(len(m)); err != nil {
 		return err
 	}

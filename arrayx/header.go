@@ -1,10 +1,13 @@
 package arrayx
 
 import (
+	"bytes"
 	"fmt"
 	"hash/crc32"
 	"math"
 	"math/bits"
+
+	"github.com/vmihailenco/msgpack/v5"
 )
 
 // Layout constants of ARRAYX v1 (docs/FORMAT.md).
@@ -87,6 +90,11 @@ func NewHeader(dt DType, shape Shape, order Order, attrs map[string]any) (*Heade
 		}
 		if len(enc) > MaxAttrsBytes {
 			return nil, fmt.Errorf("%w: %d bytes encoded, limit %d", ErrAttrsTooLarge, len(enc), MaxAttrsBytes)
+		}
+		// Keep our own copy, as a reader will see it: the room reserved for
+		// the header must not change if the caller edits its map later.
+		if attrs, err = decodeAttrs(msgpack.NewDecoder(bytes.NewReader(enc))); err != nil {
+			return nil, fmt.Errorf("%w: attrs: %w", ErrInvalidHeader, err)
 		}
 	}
 	h := &Header{

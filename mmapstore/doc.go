@@ -26,11 +26,16 @@
 //
 // Slices returned by Array.Bytes, Writer.Bytes and the typed views over them
 // point into the mapping. They are valid only until the Array is closed or
-// the Writer is sealed or aborted; using one afterwards faults (the process
-// crashes). There is deliberately no finalizer that unmaps a forgotten
-// Array: a view can outlive its Array's last reference, so an Array that is
-// never closed keeps its mapping, and its file descriptor, until the process
-// exits.
+// the Writer is sealed or aborted; using one afterwards is undefined: it may
+// fault, or read or even write another mapping that reused the addresses.
+// There is deliberately no finalizer that unmaps a forgotten Array: a view
+// can outlive its Array's last reference, so an Array that is never closed
+// keeps its mapping until the process exits (its file descriptor is closed
+// by the os.File's own cleanup).
+//
+// A Store must stay open while its Writers and Partials are in use: they
+// publish and clean up through its directory handle. Arrays opened from it
+// do not need it.
 //
 // The mapping of a sealed array is read-only: writing through a view of it
 // faults. Another process that truncates an array's file while it is mapped

@@ -141,7 +141,9 @@ func (p *Partial) open() error {
 		return fmt.Errorf("mmap: %w", err)
 	}
 	want := p.incompleteHeader()
-	if reuse && !bytes.Equal(p.mm[:len(want)], want) {
+	// The first byte is 0, or already restored by a Complete that then
+	// failed to rename: either way the rest must match exactly.
+	if reuse && (p.mm[0] != 0 && p.mm[0] != p.header[0] || !bytes.Equal(p.mm[1:len(want)], want[1:])) {
 		reuse = false // same hash, other bytes: never trust it
 		clear(p.mm)
 	}

@@ -210,7 +210,7 @@ func (s *Store) Wait(ctx context.Context, name string) (*Array, error) {
 // watchNearest watches the deepest existing directory on the way to name. A
 // subdirectory created just before the watch took hold sends no event, so it
 // looks again after each watch and goes deeper until nothing changed.
-func (s *Store) watchNearest(w *watcher, name string) error {
+func (s *Store) watchNearest(w watcher, name string) error {
 	for {
 		dir := s.nearestDir(name)
 		if err := w.watch(filepath.Join(s.dir, filepath.FromSlash(dir))); err != nil {

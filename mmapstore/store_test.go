@@ -199,15 +199,18 @@ func TestSealReplacesAndListSorts(t *testing.T) {
 }
 
 func TestValidateName(t *testing.T) {
-	good := []string{"a", "A.b_c-9", "x/y/z", "a..b", strings.Repeat("n", 255), "x.arx"}
+	good := []string{"a", "A.b_c-9", "x/y/z", "a..b", strings.Repeat("n", 229), strings.Repeat("n", 229) + "/" + strings.Repeat("m", 25), "x.arx", "a.arxb/c"}
 	bad := []string{"", ".", "..", "../x", "a/../b", "/abs", "a/", "a//b", ".hidden", "a/.b",
-		"sp ace", "nul\x00", "back\\slash", "uni\u00e9", "colon:", strings.Repeat("n", 256), "a/./b", "~"}
+		"sp ace", "nul\x00", "back\\slash", "uni\u00e9", "colon:", strings.Repeat("n", 256), strings.Repeat("n", 230), "a/./b", "~", "a.arx/b", "x/y.arx/z"}
 	for _, n := range good {
 		if err := ValidateName(n); err != nil {
 			t.Errorf("ValidateName(%q) = %v", n, err)
 		}
 	}
 	s := newStore(t)
+	for _, n := range good { // the filesystem must hold every valid name
+		create(t, s, n, arrayx.Uint8, arrayx.Shape{1}, arrayx.OrderC)
+	}
 	for _, n := range bad {
 		if err := ValidateName(n); !errors.Is(err, ErrInvalidName) {
 			t.Errorf("ValidateName(%q) = %v, want ErrInvalidName", n, err)
@@ -458,4 +461,46 @@ func TestPathLevelAPI(t *testing.T) {
 	if _, err := Open(p, &OpenOptions{Limits: arrayx.Limits{MaxHeaderBytes: 8}}); !errors.Is(err, arrayx.ErrHeaderTooLarge) {
 		t.Fatalf("tiny header limit: %v", err)
 	}
+}
+
+// TestReviewRegressions covers defects found in review.
+func TestReviewRegressions(t *testing.T) {
+	t.Run("attrs-edited-after-create", func(t *testing.T) {
+		s := newStore(t)
+		attrs := map[string]any{"note": "short"}
+		w, err := s.Create("x", arrayx.Uint8, arrayx.Shape{8}, arrayx.OrderC, &CreateOptions{Attrs: attrs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		attrs["note"] = strings.Repeat("long ", 2000) // would not fit the reserved room
+		a, err := w.Seal()
+		if err != nil {
+			t.Fatal("Seal after the caller edited its attrs map:", err)
+		}
+		defer a.Close()
+		if a.Header().Attrs["note"] != "short" {
+			t.Fatalf("attrs = %v", a.Header().Attrs)
+		}
+	})
+	t.Run("wait-across-directory-recreated", func(t *testing.T) {
+		s := newStore(t)
+		os.MkdirAll(filepath.Join(s.Dir(), "runs", "r1"), 0o755)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		got := make(chan error, 1)
+		go func() {
+			a, err := s.Wait(ctx, "runs/r1/x")
+			if err == nil {
+				a.Close()
+			}
+			got <- err
+		}()
+		time.Sleep(50 * time.Millisecond)
+		os.RemoveAll(filepath.Join(s.Dir(), "runs"))
+		time.Sleep(50 * time.Millisecond)
+		create(t, s, "runs/r1/x", arrayx.Uint8, arrayx.Shape{1}, arrayx.OrderC)
+		if err := <-got; err != nil {
+			t.Fatal(err)
+		}
+	})
 }

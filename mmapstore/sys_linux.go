@@ -6,14 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
-
-// openNonblock keeps Open from blocking on a FIFO planted under an array's
-// name; it has no effect on regular files.
-const openNonblock = syscall.O_NONBLOCK
 
 // preallocate reserves size bytes for f with fallocate(2), so that running
 // out of space is an error now rather than a SIGBUS while filling the mapping.
@@ -43,7 +38,8 @@ func inMemoryFS(f *os.File) bool {
 	if err := unix.Fstatfs(int(f.Fd()), &st); err != nil {
 		return false
 	}
-	return st.Type == unix.TMPFS_MAGIC || st.Type == unix.RAMFS_MAGIC
+	t := uint32(st.Type) // int32 on 386, int64 on amd64
+	return t == unix.TMPFS_MAGIC || t == unix.RAMFS_MAGIC
 }
 
 func platformDefaultDir() string {

@@ -17,23 +17,21 @@ const WaitMethod = "inotify"
 // watcher wakes Wait when entries appear in watched directories. On Linux it
 // is an inotify descriptor read through the runtime poller, so a context
 // deadline interrupts the read.
-type watcher struct {
-	f       *os.File
-	watched map[string]bool
-}
+type inotifyWatcher struct{ f *os.File }
 
-func newWatcher() (*watcher, error) {
+// newWatcher returns an inotify watcher, or a poller when no inotify
+// instance can be had (the per-user limit is often 128).
+func newWatcher() (watcher, error) {
 	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
 	if err != nil {
-		return nil, os.NewSyscallError("inotify_init1", err)
+		return newPoller(), nil
 	}
-	return &watcher{f: os.NewFile(uintptr(fd), "inotify"), watched: map[string]bool{}}, nil
+	return &inotifyWatcher{f: os.NewFile(uintptr(fd), "inotify")}, nil
 }
 
-func (w *watcher) watch(dir string) error {
-	if w.watched[dir] {
-		return nil
-	}
+// watch adds (or refreshes: the call is idempotent) a watch on dir. It is
+// called on every pass, so a directory removed and made again is watched anew.
+func (w *inotifyWatcher) watch(dir string) error {
 	// IN_MOVED_TO is how a sealed array arrives; IN_CREATE covers new
 	// subdirectories on the way to it.
 	const mask = unix.IN_MOVED_TO | unix.IN_CREATE | unix.IN_ONLYDIR
@@ -50,12 +48,11 @@ func (w *watcher) watch(dir string) error {
 	if werr != nil {
 		return os.NewSyscallError("inotify_add_watch "+dir, werr)
 	}
-	w.watched[dir] = true
 	return nil
 }
 
 // wait blocks until an event arrives or ctx ends.
-func (w *watcher) wait(ctx context.Context) error {
+func (w *inotifyWatcher) wait(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { w.f.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()
 	var buf [4096]byte
@@ -72,4 +69,4 @@ func (w *watcher) wait(ctx context.Context) error {
 // close releases the inotify descriptor in the background: the kernel waits
 // for an SRCU grace period when it destroys the watch group, which measured
 // 14-20 ms here, and a consumer that has its array should not wait for it.
-func (w *watcher) close() { go w.f.Close() }
+func (w *inotifyWatcher) close() { go w.f.Close() }

@@ -127,8 +127,10 @@ func (w *Writer) Bytes() []byte {
 // Seal computes the block CRCs (on all cores), rewrites the header in place,
 // flushes if the sync mode says so, and atomically renames the file to its
 // name, replacing any array of that name. It returns the published array
-// mapped read-only. If any step fails, the temporary file is removed and
-// nothing is published. Views of the writer's data are invalid afterwards.
+// mapped read-only. If a step before the rename fails, the temporary file is
+// removed and nothing is published; if only the final directory fsync fails,
+// the array is published but its name may not survive a crash, and the
+// error says so. Views of the writer's data are invalid afterwards.
 func (w *Writer) Seal() (*Array, error) {
 	if w.mm == nil {
 		return nil, fmt.Errorf("%w: seal %s", ErrClosed, w.display)
@@ -181,7 +183,7 @@ func (w *Writer) seal() (*Array, error) {
 	if w.sync {
 		if err := syncDir(w.fsys, w.name); err != nil {
 			mm.Unmap()
-			return nil, fmt.Errorf("fsync directory: %w", err)
+			return nil, fmt.Errorf("published, but fsync of its directory failed: %w", err)
 		}
 	}
 	a := &Array{path: w.display, h: sealed, f: w.f, mm: mm, data: mm[sealed.DataOffset:]}

@@ -49,6 +49,9 @@ type env struct {
 	quiet          bool
 	// tty says whether stderr is a terminal (progress bars go there).
 	tty bool
+	// flagsSeen: the global flags were registered once, so their values
+	// (even an empty --store) are the user's, not defaults to fill in.
+	flagsSeen bool
 }
 
 // openStore opens the store selected by --store (or the default).
@@ -113,6 +116,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	addGlobalFlags(global, e)
 	global.SetInterspersed(false)
 	if err := global.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			printUsage(stdout)
+			return 0
+		}
 		return fail(e, usagef("%v", err))
 	}
 	rest := global.Args()
@@ -140,6 +147,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return fail(e, usagef("%s: %v", rest[0], err))
 	}
+	if e.storeDir == "" {
+		return fail(e, usagef("--store: empty directory name"))
+	}
 	if err := v.run(ctx, e, fs.Args()); err != nil {
 		var u *usageError
 		if errors.As(err, &u) {
@@ -155,8 +165,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // default in the variable, so the verb's flag set, defined after the global
 // ones were parsed, takes their current values as defaults.
 func addGlobalFlags(fs *pflag.FlagSet, e *env) {
-	if e.storeDir == "" {
-		e.storeDir = mmapstore.DefaultDir()
+	if !e.flagsSeen {
+		e.storeDir, e.flagsSeen = mmapstore.DefaultDir(), true
 	}
 	fs.StringVar(&e.storeDir, "store", e.storeDir, "store directory (default: $ARRAYX_STORE, else /dev/shm/arrayx)")
 	fs.BoolVarP(&e.quiet, "quiet", "q", e.quiet, "no progress bars")
