@@ -192,6 +192,9 @@ func (p *Partial) Bytes() []byte {
 // splice(2) rather than through the mapping. Do not close it.
 func (p *Partial) File() *os.File { return p.f }
 
+// InMemory reports whether the partial lives on tmpfs or ramfs.
+func (p *Partial) InMemory() bool { return p.f != nil && inMemoryFS(p.f) }
+
 // Held returns how many data bytes are present and verified: the offset from
 // which the sender must send. It is a multiple of the block size, or NBytes.
 func (p *Partial) Held() int64 { return p.held }

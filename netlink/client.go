@@ -277,10 +277,11 @@ func (c *Client) Pull(ctx context.Context, name string, store *mmapstore.Store, 
 			return err
 		}
 		t := time.Now()
-		st.Bytes, err = recvData(c.conn, p, c.opts.Recv, c.opts.Timeout, c.opts.Progress)
+		var method string
+		st.Bytes, method, err = recvData(c.conn, p, c.opts.Recv, c.opts.Timeout, c.opts.Progress)
 		st.Duration = time.Since(t)
 		st.ZeroCopy = r.Method == "sendfile"
-		st.Method = r.Method + "->" + c.opts.Recv.String()
+		st.Method = r.Method + "->" + method
 		if err != nil {
 			return err
 		}

@@ -417,7 +417,7 @@ func (c *serverConn) handlePut(b *body, log *slog.Logger) bool {
 		return false
 	}
 	t := time.Now()
-	n, err := recvData(c.conn, p, cfg.Recv, cfg.ReadTimeout, nil)
+	n, method, err := recvData(c.conn, p, cfg.Recv, cfg.ReadTimeout, nil)
 	if err != nil {
 		log.Info("PUT failed", "received", n, "held", p.Held(), "err", err)
 		if errors.Is(err, arrayx.ErrChecksum) {
@@ -431,7 +431,7 @@ func (c *serverConn) handlePut(b *body, log *slog.Logger) bool {
 		return c.fail(err)
 	}
 	a.Close()
-	log.Info("received", "bytes", n, "resumed", p.Resumed(), "seconds", time.Since(t).Seconds(), "method", cfg.Recv.String())
+	log.Info("received", "bytes", n, "resumed", p.Resumed(), "seconds", time.Since(t).Seconds(), "method", method)
 	return c.reply(&body{Status: StatusOK, Bytes: n}) == nil
 }
 
