@@ -218,10 +218,12 @@ func (c *Client) Push(ctx context.Context, a *mmapstore.Array, name string) (Sta
 		// The server may reject the data early (a bad block): watch for its
 		// reply while sending, and stop sending when it comes.
 		replyc := make(chan error, 1)
+		var recvMethod string
 		go func() {
 			c.conn.SetReadDeadline(time.Time{})
 			b, err := expect(c.conn, 64<<10, kindReply)
 			if err == nil {
+				recvMethod = b.Method
 				err = replyErr(b)
 			}
 			if err != nil {
@@ -232,7 +234,6 @@ func (c *Client) Push(ctx context.Context, a *mmapstore.Array, name string) (Sta
 		t := time.Now()
 		n, zc, serr := sendData(c.conn, a.File(), a.Bytes(), h.DataOffset, r.Offset, h.NBytes-r.Offset, c.opts.Timeout, c.opts.ForceCopy, c.opts.Progress)
 		st.Bytes, st.ZeroCopy = n, zc
-		st.Method = map[bool]string{true: "sendfile", false: "write"}[zc] + "->server"
 		if serr != nil {
 			c.conn.SetReadDeadline(time.Now().Add(time.Second))
 			if rerr := <-replyc; rerr != nil && !errors.Is(rerr, os.ErrDeadlineExceeded) {
@@ -244,6 +245,7 @@ func (c *Client) Push(ctx context.Context, a *mmapstore.Array, name string) (Sta
 		err = <-replyc
 		c.conn.SetReadDeadline(time.Time{})
 		st.Duration = time.Since(t)
+		st.Method = map[bool]string{true: "sendfile", false: "write"}[zc] + "->" + recvMethod
 		return err
 	})
 	return st, err

@@ -432,7 +432,7 @@ func (c *serverConn) handlePut(b *body, log *slog.Logger) bool {
 	}
 	a.Close()
 	log.Info("received", "bytes", n, "resumed", p.Resumed(), "seconds", time.Since(t).Seconds(), "method", method)
-	return c.reply(&body{Status: StatusOK, Bytes: n}) == nil
+	return c.reply(&body{Status: StatusOK, Bytes: n, Method: method}) == nil
 }
 
 // drain discards what the client still sends after a failed PUT, for a
