@@ -317,20 +317,25 @@ func (f *floatFormat) format(x float64) string {
 // dragon4_positional(unique=True, precision=8, trim='.'): the shortest
 // digits that identify x, unless they run past 8 places, where x is rounded.
 // Trailing zeros after the point are dropped.
+// splitDigits places the decimal point in significant digits whose first
+// digit has decimal exponent e: ("125", 1) is "12" and "5".
+func splitDigits(digits string, e int) (ip, fp string) {
+	switch {
+	case e < 0:
+		return "0", strings.Repeat("0", -e-1) + digits
+	case len(digits) <= e+1:
+		return digits + strings.Repeat("0", e+1-len(digits)), ""
+	}
+	return digits[:e+1], digits[e+1:]
+}
+
 func posDigits(x float64, k floatKind) (ip, fp string) {
 	digits, e := k.shortest(x)
 	if len(digits)-1-e > npPrecision {
 		ip, fp, _ = strings.Cut(strconv.FormatFloat(x, 'f', npPrecision, 64), ".")
 		return ip, strings.TrimRight(fp, "0")
 	}
-	switch {
-	case e < 0:
-		ip, fp = "0", strings.Repeat("0", -e-1)+digits
-	case len(digits) <= e+1:
-		ip = digits + strings.Repeat("0", e+1-len(digits))
-	default:
-		ip, fp = digits[:e+1], digits[e+1:]
-	}
+	ip, fp = splitDigits(digits, e)
 	return ip, strings.TrimRight(fp, "0")
 }
 
@@ -566,15 +571,7 @@ func scalarFloat(x float64, k floatKind, dot0 bool) string {
 	a := math.Abs(x)
 	digits, e := k.shortest(a)
 	if a == 0 || a >= 1e-4 && a < 1e16 {
-		var ip, fp string
-		switch {
-		case e < 0:
-			ip, fp = "0", strings.Repeat("0", -e-1)+digits
-		case len(digits) <= e+1:
-			ip = digits + strings.Repeat("0", e+1-len(digits))
-		default:
-			ip, fp = digits[:e+1], digits[e+1:]
-		}
+		ip, fp := splitDigits(digits, e)
 		if fp == "" || fp == "0" {
 			if dot0 {
 				return sign + ip + ".0"
