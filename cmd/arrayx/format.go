@@ -313,10 +313,6 @@ func (f *floatFormat) format(x float64) string {
 	return padLeft(sign+ip, f.padLeft) + "." + fp + strings.Repeat(" ", f.padRight-len(fp))
 }
 
-// posDigits formats a non-negative finite x positionally, as numpy's
-// dragon4_positional(unique=True, precision=8, trim='.'): the shortest
-// digits that identify x, unless they run past 8 places, where x is rounded.
-// Trailing zeros after the point are dropped.
 // splitDigits places the decimal point in significant digits whose first
 // digit has decimal exponent e: ("125", 1) is "12" and "5".
 func splitDigits(digits string, e int) (ip, fp string) {
@@ -329,6 +325,10 @@ func splitDigits(digits string, e int) (ip, fp string) {
 	return digits[:e+1], digits[e+1:]
 }
 
+// posDigits formats a non-negative finite x positionally, as numpy's
+// dragon4_positional(unique=True, precision=8, trim='.'): the shortest
+// digits that identify x, unless they run past 8 places, where x is rounded.
+// Trailing zeros after the point are dropped.
 func posDigits(x float64, k floatKind) (ip, fp string) {
 	digits, e := k.shortest(x)
 	if len(digits)-1-e > npPrecision {
