@@ -1,3 +1,5 @@
+//go:build linux
+
 package netlink
 
 import (
@@ -100,7 +102,7 @@ func BenchmarkCeiling(b *testing.B) {
 			b.ReportAllocs()
 			m.begin()
 			for i := 0; i < b.N; i++ {
-				if _, _, err := sendFile(conn, a.File(), h.DataOffset, n, time.Minute, func(int64) {}); err != nil {
+				if _, _, err := sendFile(conn, a.File(), h.DataOffset, n, time.Minute, func(int64) {}, nil); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -42,6 +42,9 @@ type Client struct {
 	opts   DialOptions
 	mu     sync.Mutex
 	broken error
+	// cancel is the running request's ctx.Done(): the data phase checks it
+	// whenever it renews a deadline, which would undo a cancellation.
+	cancel <-chan struct{}
 }
 
 // Dial connects to addr ("host:port" for TCP, "unix:/path" or a path
@@ -125,7 +128,9 @@ func (c *Client) withContext(ctx context.Context, fn func() error) error {
 		return err
 	}
 	stop := context.AfterFunc(ctx, func() { c.conn.SetDeadline(time.Unix(1, 0)) })
+	c.cancel = ctx.Done()
 	err := fn()
+	c.cancel = nil
 	if !stop() && ctx.Err() != nil {
 		return fmt.Errorf("%w (%v)", ctx.Err(), err)
 	}
@@ -176,7 +181,10 @@ func (c *Client) Stat(ctx context.Context, name string) (*arrayx.Header, error) 
 			return err
 		}
 		h, err = arrayx.Unmarshal(r.Header, arrayx.Limits{MaxHeaderBytes: c.opts.MaxHeaderBytes})
-		return err
+		if err != nil {
+			return &localError{err}
+		}
+		return nil
 	})
 	return h, err
 }
@@ -186,7 +194,9 @@ func (c *Client) List(ctx context.Context) ([]Entry, error) {
 	var out []Entry
 	err := c.do(ctx, "list", "", func() error {
 		r, err := c.request(kindList, &body{})
-		out = r.Arrays
+		if r != nil {
+			out = r.Arrays
+		}
 		return err
 	})
 	return out, err
@@ -232,7 +242,7 @@ func (c *Client) Push(ctx context.Context, a *mmapstore.Array, name string) (Sta
 			replyc <- err
 		}()
 		t := time.Now()
-		n, zc, serr := sendData(c.conn, a.File(), a.Bytes(), h.DataOffset, r.Offset, h.NBytes-r.Offset, c.opts.Timeout, c.opts.ForceCopy, c.opts.Progress)
+		n, zc, serr := sendData(c.conn, a.File(), a.Bytes(), h.DataOffset, r.Offset, h.NBytes-r.Offset, c.opts.Timeout, c.opts.ForceCopy, c.opts.Progress, c.cancel)
 		st.Bytes, st.ZeroCopy = n, zc
 		if serr != nil {
 			c.conn.SetReadDeadline(time.Now().Add(time.Second))
@@ -265,7 +275,12 @@ func (c *Client) Pull(ctx context.Context, name string, store *mmapstore.Store, 
 		if err != nil {
 			return err
 		}
-		p, err := store.Receive(as, r.Header, &mmapstore.ReceiveOptions{MaxBytes: c.opts.MaxArrayBytes})
+		// Our header limit first: Receive applies only the store's.
+		_, err = arrayx.ParsePrefix(r.Header, arrayx.Limits{MaxHeaderBytes: c.opts.MaxHeaderBytes})
+		var p *mmapstore.Partial
+		if err == nil {
+			p, err = store.Receive(as, r.Header, &mmapstore.ReceiveOptions{MaxBytes: c.opts.MaxArrayBytes})
+		}
 		if err != nil {
 			// Tell the server not to send; the connection stays usable.
 			if werr := writeMsg(c.conn, kindFrom, &body{Cancel: true}); werr != nil {
@@ -280,7 +295,7 @@ func (c *Client) Pull(ctx context.Context, name string, store *mmapstore.Store, 
 		}
 		t := time.Now()
 		var method string
-		st.Bytes, method, err = recvData(c.conn, p, c.opts.Recv, c.opts.Timeout, c.opts.Progress)
+		st.Bytes, method, err = recvData(c.conn, p, c.opts.Recv, c.opts.Timeout, c.opts.Progress, c.cancel)
 		st.Duration = time.Since(t)
 		st.ZeroCopy = r.Method == "sendfile"
 		st.Method = r.Method + "->" + method

@@ -89,7 +89,7 @@ func statusOf(err error) int {
 	case errors.Is(err, mmapstore.ErrInvalidName), errors.Is(err, arrayx.ErrInvalidHeader),
 		errors.Is(err, arrayx.ErrBadMagic), errors.Is(err, arrayx.ErrVersion),
 		errors.Is(err, arrayx.ErrTruncated), errors.Is(err, arrayx.ErrNotSealed),
-		errors.Is(err, arrayx.ErrHeaderTooLarge), errors.Is(err, ErrProtocol):
+		errors.Is(err, arrayx.ErrHeaderTooLarge), errors.Is(err, ErrProtocol), errors.Is(err, ErrMessageTooLarge):
 		return StatusBadRequest
 	case errors.Is(err, arrayx.ErrTooLarge):
 		return StatusTooLarge

@@ -71,7 +71,7 @@ const verifyAhead = 4
 // drained during verification and the sender never stalls on it. A
 // checksum mismatch stops the reader at once and is returned, naming the
 // block; what was verified before it stays held for a resumed transfer.
-func recvData(conn net.Conn, p *mmapstore.Partial, opts RecvOptions, timeout time.Duration, progress func(int64)) (int64, string, error) {
+func recvData(conn net.Conn, p *mmapstore.Partial, opts RecvOptions, timeout time.Duration, progress func(int64), cancel <-chan struct{}) (int64, string, error) {
 	opts = opts.resolve(p)
 	method := opts.String()
 	if testHookRecv != nil {
@@ -129,6 +129,14 @@ func recvData(conn net.Conn, p *mmapstore.Partial, opts RecvOptions, timeout tim
 			<-prefaulted
 		}
 		conn.SetReadDeadline(time.Now().Add(timeout))
+		select { // a renewed deadline would undo a cancellation
+		case <-cancel:
+			rerr = os.ErrDeadlineExceeded
+		default:
+		}
+		if rerr != nil {
+			break
+		}
 		if file != nil {
 			// os.File.ReadFrom of a LimitedReader over a TCP connection is
 			// Go's splice path; the file offset is this partial's alone.

@@ -14,12 +14,12 @@ const sendChunk = 64 << 20
 // sendfile(2) from f at explicit offsets where the platform and connection
 // allow (f's own offset is never used, so concurrent senders of one array do
 // not interfere), else with writes from the mapping. It reports the method.
-func sendData(conn net.Conn, f *os.File, data []byte, dataOffset, off, n int64, timeout time.Duration, forceCopy bool, progress func(int64)) (sent int64, zeroCopy bool, err error) {
+func sendData(conn net.Conn, f *os.File, data []byte, dataOffset, off, n int64, timeout time.Duration, forceCopy bool, progress func(int64), cancel <-chan struct{}) (sent int64, zeroCopy bool, err error) {
 	if progress == nil {
 		progress = func(int64) {}
 	}
 	if !forceCopy {
-		sent, handled, err := sendFile(conn, f, dataOffset+off, n, timeout, progress)
+		sent, handled, err := sendFile(conn, f, dataOffset+off, n, timeout, progress, cancel)
 		if handled {
 			return sent, true, err
 		}
@@ -27,6 +27,11 @@ func sendData(conn net.Conn, f *os.File, data []byte, dataOffset, off, n int64, 
 	for sent < n {
 		m := min(n-sent, sendChunk)
 		conn.SetWriteDeadline(time.Now().Add(timeout))
+		select { // a renewed deadline would undo a cancellation
+		case <-cancel:
+			return sent, false, os.ErrDeadlineExceeded
+		default:
+		}
 		w, err := conn.Write(data[off+sent : off+sent+m])
 		sent += int64(w)
 		progress(int64(w))

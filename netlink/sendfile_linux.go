@@ -31,7 +31,7 @@ func canSendfile(conn net.Conn) bool {
 // through the runtime poller (EAGAIN waits for writability and honours
 // deadlines). handled is false, with nothing sent, when conn cannot take
 // sendfile (not a TCP or Unix socket, e.g. TLS).
-func sendFile(conn net.Conn, f *os.File, pos, n int64, timeout time.Duration, progress func(int64)) (sent int64, handled bool, err error) {
+func sendFile(conn net.Conn, f *os.File, pos, n int64, timeout time.Duration, progress func(int64), cancel <-chan struct{}) (sent int64, handled bool, err error) {
 	sc, ok := conn.(syscall.Conn)
 	if !ok || !canSendfile(conn) {
 		return 0, false, nil
@@ -48,6 +48,12 @@ func sendFile(conn net.Conn, f *os.File, pos, n int64, timeout time.Duration, pr
 	cerr := in.Control(func(infd uintptr) {
 		for sent < n && serr == nil {
 			conn.SetWriteDeadline(time.Now().Add(timeout))
+			select { // a renewed deadline would undo a cancellation
+			case <-cancel:
+				serr = os.ErrDeadlineExceeded
+				return
+			default:
+			}
 			chunk := min(n-sent, sendChunk, maxSendfile)
 			var done int64
 			werr := out.Write(func(outfd uintptr) bool {

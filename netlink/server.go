@@ -121,7 +121,7 @@ func (s *Server) Serve(l net.Listener) error {
 		delay = 0
 		c := &serverConn{srv: s, conn: nc, log: s.cfg.Logger.With("remote", nc.RemoteAddr().String())}
 		if !s.track(c) {
-			c.refuse()
+			go c.refuse()
 			continue
 		}
 		go c.serve()
@@ -234,6 +234,10 @@ func (c *serverConn) refuse() {
 	c.conn.SetDeadline(time.Now().Add(time.Second))
 	c.conn.Write(Magic[:])
 	writeMsg(c.conn, kindReply, &body{Status: StatusUnavailable, Message: "too many connections, or shutting down"})
+	if cw, ok := c.conn.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	io.CopyN(io.Discard, c.conn, 64<<10)
 	c.conn.Close()
 }
 
@@ -248,7 +252,14 @@ func (c *serverConn) serve() {
 	c.log.Debug("connected")
 	cfg := &c.srv.cfg
 	for {
+		c.mu.Lock()
+		if c.shut {
+			c.mu.Unlock()
+			return
+		}
+		c.busy = false
 		c.conn.SetReadDeadline(time.Now().Add(cfg.IdleTimeout))
+		c.mu.Unlock()
 		kind, b, err := readMsg(c.conn, maxMessage(cfg.MaxHeaderBytes))
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, net.ErrClosed) {
@@ -262,7 +273,6 @@ func (c *serverConn) serve() {
 			return
 		}
 		keep := c.handle(kind, b)
-		c.setBusy(false)
 		if !keep {
 			return
 		}
@@ -393,7 +403,7 @@ func (c *serverConn) handleGet(b *body, log *slog.Logger) bool {
 		return false // the client expects data or nothing: close
 	}
 	t := time.Now()
-	n, zc, err := sendData(c.conn, a.File(), a.Bytes(), h.DataOffset, from.Offset, h.NBytes-from.Offset, cfg.WriteTimeout, false, nil)
+	n, zc, err := sendData(c.conn, a.File(), a.Bytes(), h.DataOffset, from.Offset, h.NBytes-from.Offset, cfg.WriteTimeout, false, nil, nil)
 	if err != nil {
 		log.Info("GET failed", "sent", n, "err", err)
 		return false
@@ -407,22 +417,24 @@ func (c *serverConn) handlePut(b *body, log *slog.Logger) bool {
 	if cfg.ReadOnly {
 		return c.fail(ErrReadOnly)
 	}
+	if _, err := arrayx.ParsePrefix(b.Header, arrayx.Limits{MaxHeaderBytes: cfg.MaxHeaderBytes}); err != nil {
+		return c.fail(err)
+	}
 	p, err := c.srv.store.Receive(b.Name, b.Header, &mmapstore.ReceiveOptions{MaxBytes: cfg.MaxArrayBytes, Sync: cfg.Sync})
 	if err != nil {
 		return c.fail(err)
 	}
 	defer p.Close()
-	h := p.Header()
 	if c.reply(&body{Status: StatusOK, Offset: p.Held()}) != nil {
 		return false
 	}
 	t := time.Now()
-	n, method, err := recvData(c.conn, p, cfg.Recv, cfg.ReadTimeout, nil)
+	n, method, err := recvData(c.conn, p, cfg.Recv, cfg.ReadTimeout, nil, nil)
 	if err != nil {
 		log.Info("PUT failed", "received", n, "held", p.Held(), "err", err)
 		if errors.Is(err, arrayx.ErrChecksum) {
 			c.fail(err)
-			c.drain(h.NBytes - p.Held() - n)
+			c.drain()
 		}
 		return false
 	}
@@ -438,10 +450,10 @@ func (c *serverConn) handlePut(b *body, log *slog.Logger) bool {
 // drain discards what the client still sends after a failed PUT, for a
 // moment, so that it can read the error reply before the connection closes
 // (closing with unread data would reset the connection and lose the reply).
-func (c *serverConn) drain(n int64) {
+func (c *serverConn) drain() {
 	if tc, ok := c.conn.(interface{ CloseWrite() error }); ok {
 		tc.CloseWrite()
 	}
 	c.conn.SetReadDeadline(time.Now().Add(2 * time.Second))
-	io.CopyN(io.Discard, c.conn, max(n, 0))
+	io.Copy(io.Discard, c.conn)
 }
