@@ -27,6 +27,8 @@ type DialOptions struct {
 	MaxArrayBytes int64
 	// Recv chooses how pulled data reaches the store.
 	Recv RecvOptions
+	// Sync is the sync mode for pulled arrays (default: the store's).
+	Sync mmapstore.SyncMode
 	// Progress, when set, is called with the data bytes moved since its last
 	// call, after each block received or chunk sent (from one goroutine).
 	Progress func(n int64)
@@ -279,7 +281,7 @@ func (c *Client) Pull(ctx context.Context, name string, store *mmapstore.Store, 
 		_, err = arrayx.ParsePrefix(r.Header, arrayx.Limits{MaxHeaderBytes: c.opts.MaxHeaderBytes})
 		var p *mmapstore.Partial
 		if err == nil {
-			p, err = store.Receive(as, r.Header, &mmapstore.ReceiveOptions{MaxBytes: c.opts.MaxArrayBytes})
+			p, err = store.Receive(as, r.Header, &mmapstore.ReceiveOptions{MaxBytes: c.opts.MaxArrayBytes, Sync: c.opts.Sync})
 		}
 		if err != nil {
 			// Tell the server not to send; the connection stays usable.

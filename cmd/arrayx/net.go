@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/arrayx/arrayx/mmapstore"
 	"github.com/arrayx/arrayx/netlink"
 	"github.com/spf13/pflag"
 )
@@ -13,10 +14,23 @@ import (
 // netFlags are the flags shared by the verbs that talk to a server.
 type netFlags struct {
 	tokenFile string
+	sync      bool
 }
 
 func (n *netFlags) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&n.tokenFile, "token-file", "", "file holding the shared secret token (surrounding whitespace ignored)")
+}
+
+// addSyncFlag is for the verbs that receive arrays.
+func (n *netFlags) addSyncFlag(fs *pflag.FlagSet) {
+	fs.BoolVar(&n.sync, "sync", false, "fsync received arrays (and their directory) before publishing them, even on tmpfs")
+}
+
+func (n *netFlags) syncMode() mmapstore.SyncMode {
+	if n.sync {
+		return mmapstore.SyncAlways
+	}
+	return mmapstore.SyncAuto
 }
 
 // token reads --token-file; no flag means no token.
@@ -52,7 +66,7 @@ func (n *netFlags) dialWith(ctx context.Context, addr string, fn func(int64)) (*
 	if err != nil {
 		return nil, err
 	}
-	return netlink.Dial(ctx, addr, &netlink.DialOptions{Token: tok, Progress: fn})
+	return netlink.Dial(ctx, addr, &netlink.DialOptions{Token: tok, Progress: fn, Sync: n.syncMode()})
 }
 
 // summary is the one line every transfer ends with.

@@ -65,7 +65,7 @@ func TestServePushPullLs(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &list); err != nil || len(list) != 1 || list[0]["name"] != "b/y" {
 		t.Fatalf("ls --remote --json: %q %v", out, err)
 	}
-	out = mustRun(t, local, "pull", addr, "b/y", "--as", "back", "--token-file", token)
+	out = mustRun(t, local, "pull", addr, "b/y", "--as", "back", "--token-file", token, "--sync")
 	if !strings.HasPrefix(out, "pulled b/y from "+addr+" as back: 600000 bytes") || !strings.Contains(out, "zero-copy: yes") {
 		t.Fatalf("pull summary: %q", out)
 	}

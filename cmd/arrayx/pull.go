@@ -15,12 +15,13 @@ type pullCmd struct {
 }
 
 func (c *pullCmd) usage() (string, string) {
-	return "ADDR NAME [--as NAME2] [--token-file F]", "fetch an array from a server into the store (resumes an interrupted pull)"
+	return "ADDR NAME [--as NAME2] [--token-file F] [--sync]", "fetch an array from a server into the store (resumes an interrupted pull)"
 }
 
 func (c *pullCmd) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.as, "as", "", "local name (default: NAME)")
 	c.netFlags.addFlags(fs)
+	c.netFlags.addSyncFlag(fs)
 }
 
 func (c *pullCmd) run(ctx context.Context, e *env, args []string) error {

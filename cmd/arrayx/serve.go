@@ -26,7 +26,7 @@ type serveCmd struct {
 }
 
 func (c *serveCmd) usage() (string, string) {
-	return "[--listen 127.0.0.1:7070] [--read-only] [--token-file F] [--max-bytes N] [--max-conns N]",
+	return "[--listen 127.0.0.1:7070] [--read-only] [--token-file F] [--max-bytes N] [--max-conns N] [--sync]",
 		"serve the store to push, pull and ls --remote (SIGINT/SIGTERM stop it gracefully)"
 }
 
@@ -38,13 +38,14 @@ func (c *serveCmd) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format on stderr: text or json")
 	fs.DurationVar(&c.grace, "grace", 30*time.Second, "on SIGINT/SIGTERM, how long transfers in progress may take to finish")
 	c.netFlags.addFlags(fs)
+	c.netFlags.addSyncFlag(fs)
 }
 
 func (c *serveCmd) run(ctx context.Context, e *env, args []string) error {
 	if len(args) != 0 {
 		return usagef("takes no arguments, got %q", args)
 	}
-	cfg := netlink.Config{ReadOnly: c.readOnly, MaxConns: c.maxConns}
+	cfg := netlink.Config{ReadOnly: c.readOnly, MaxConns: c.maxConns, Sync: c.syncMode()}
 	if c.maxConns < 1 {
 		return usagef("--max-conns %d: want at least 1", c.maxConns)
 	}
