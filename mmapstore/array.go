@@ -105,7 +105,10 @@ func (a *Array) RawHeader() []byte {
 	if a.mm == nil {
 		return nil
 	}
-	h := int(a.mm[12]) | int(a.mm[13])<<8 | int(a.mm[14])<<16 | int(a.mm[15])<<24
+	// H as stored, bounded by the validated header (the file could have been
+	// modified in place by something outside arrayx since Open).
+	h := int64(uint32(a.mm[12]) | uint32(a.mm[13])<<8 | uint32(a.mm[14])<<16 | uint32(a.mm[15])<<24)
+	h = min(h, a.h.DataOffset-arrayx.PrefixSize)
 	return append([]byte(nil), a.mm[:arrayx.PrefixSize+h]...)
 }
 
