@@ -231,8 +231,11 @@ func (c *Client) Push(ctx context.Context, a *mmapstore.Array, name string) (Sta
 		// reply while sending, and stop sending when it comes.
 		replyc := make(chan error, 1)
 		var recvMethod string
+		// No read deadline while the data goes out (the reply comes after the
+		// last block); it is cleared here, not in the goroutine, so that it
+		// cannot undo the deadline set below once sending is done.
+		c.conn.SetReadDeadline(time.Time{})
 		go func() {
-			c.conn.SetReadDeadline(time.Time{})
 			b, err := expect(c.conn, 64<<10, kindReply)
 			if err == nil {
 				recvMethod = b.Method
