@@ -1,6 +1,7 @@
 package mmapstore
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"os"
@@ -107,8 +108,7 @@ func (a *Array) RawHeader() []byte {
 	}
 	// H as stored, bounded by the validated header (the file could have been
 	// modified in place by something outside arrayx since Open).
-	h := int64(uint32(a.mm[12]) | uint32(a.mm[13])<<8 | uint32(a.mm[14])<<16 | uint32(a.mm[15])<<24)
-	h = min(h, a.h.DataOffset-arrayx.PrefixSize)
+	h := min(int64(binary.LittleEndian.Uint32(a.mm[12:])), a.h.DataOffset-arrayx.PrefixSize)
 	return append([]byte(nil), a.mm[:arrayx.PrefixSize+h]...)
 }
 

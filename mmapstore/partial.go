@@ -70,7 +70,8 @@ func (s *Store) Receive(name string, header []byte, opts *ReceiveOptions) (*Part
 	if opts.MaxBytes > 0 && h.NBytes > opts.MaxBytes {
 		return nil, fmt.Errorf("mmapstore: receive %s: %w: %d bytes, the limit is %d", name, arrayx.ErrTooLarge, h.NBytes, opts.MaxBytes)
 	}
-	header = bytes.Clone(header[:arrayx.PrefixSize+headerLen(header)])
+	pre, _ := arrayx.ParsePrefix(header, s.opts.Limits) // valid: Unmarshal accepted it
+	header = bytes.Clone(header[:arrayx.PrefixSize+int(pre.HeaderLen)])
 	sum := sha256.Sum256(header)
 	dir, base := filepath.Split(file)
 	p := &Partial{
@@ -91,10 +92,6 @@ func (s *Store) Receive(name string, header []byte, opts *ReceiveOptions) (*Part
 	}
 	p.sync = mode == SyncAlways || mode == SyncAuto && !inMemoryFS(p.f)
 	return p, nil
-}
-
-func headerLen(b []byte) int {
-	return int(uint32(b[12]) | uint32(b[13])<<8 | uint32(b[14])<<16 | uint32(b[15])<<24)
 }
 
 // open reuses the partial file if it holds this header and size, else starts

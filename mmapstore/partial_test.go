@@ -23,7 +23,8 @@ func headerOf(t testing.TB, s *Store, name string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b[:arrayx.PrefixSize+headerLen(b)]
+	pre, _ := arrayx.ParsePrefix(b, arrayx.Limits{})
+	return b[:arrayx.PrefixSize+int(pre.HeaderLen)]
 }
 
 func TestReceiveResumes(t *testing.T) {

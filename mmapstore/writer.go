@@ -8,7 +8,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/arrayx/arrayx/arrayx"
 	mmap "github.com/edsrzf/mmap-go"
@@ -211,11 +210,6 @@ func (w *Writer) Abort() error {
 		return fmt.Errorf("mmapstore: abort %s: %w", w.display, err)
 	}
 	return nil
-}
-
-// isTemp reports whether a file's base name is a writer's temporary name.
-func isTemp(base string) bool {
-	return strings.HasPrefix(base, tempPrefix) && strings.Contains(base, tempSuffix)
 }
 
 var _ arrayx.Array = (*Writer)(nil)

@@ -210,13 +210,14 @@ type serverConn struct {
 	shut bool // shutdown asked the connection to stop when idle
 }
 
-func (c *serverConn) setBusy(b bool) bool {
+// begin marks a request in progress; false means shutdown came first.
+func (c *serverConn) begin() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.shut {
 		return false
 	}
-	c.busy = b
+	c.busy = true
 	return true
 }
 
@@ -269,7 +270,7 @@ func (c *serverConn) serve() {
 			c.log.Debug("disconnected", "after", time.Since(start))
 			return
 		}
-		if !c.setBusy(true) {
+		if !c.begin() {
 			return
 		}
 		keep := c.handle(kind, b)
