@@ -1421,8 +1421,8 @@ func TestShutdown(t *testing.T) {
 		start := time.Now()
 		if err := <-shut; err != nil {
 			t.Errorf("Shutdown = %v %v after the in-flight PUT completed; want nil at once: the connection, idle "+
-				"again, was never closed (server.go serve ignores setBusy(false) returning false when shut, and "+
-				"waits IdleTimeout for the next request)", err, time.Since(start).Round(time.Millisecond))
+				"again, was never closed (the serve loop must stop after a request once Shutdown has "+
+				"been asked, instead of waiting IdleTimeout for the next one)", err, time.Since(start).Round(time.Millisecond))
 		}
 	})
 
