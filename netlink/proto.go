@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"net"
 
 	"github.com/arrayx/arrayx/internal/mpscan"
 	"github.com/vmihailenco/msgpack/v5"
@@ -159,5 +158,3 @@ func replyErr(b *body) error {
 	}
 	return &RemoteError{Status: b.Status, Message: b.Message}
 }
-
-var _ net.Conn = (*net.TCPConn)(nil)
