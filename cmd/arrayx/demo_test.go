@@ -17,7 +17,7 @@ const cliEnv = "ARRAYX_TEST_RUN_CLI"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(cliEnv) == "1" {
-		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+		main() // signals included, as for the real command
 	}
 	os.Exit(m.Run())
 }

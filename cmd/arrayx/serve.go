@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/arrayx/arrayx/netlink"
@@ -17,6 +18,7 @@ import (
 // serveCmd serves the store over the network until SIGINT or SIGTERM.
 type serveCmd struct {
 	listen    string
+	http      string
 	readOnly  bool
 	maxBytes  string
 	maxConns  int
@@ -26,12 +28,13 @@ type serveCmd struct {
 }
 
 func (c *serveCmd) usage() (string, string) {
-	return "[--listen 127.0.0.1:7070] [--read-only] [--token-file F] [--max-bytes N] [--max-conns N] [--sync]",
-		"serve the store to push, pull and ls --remote (SIGINT/SIGTERM stop it gracefully)"
+	return "[--listen 127.0.0.1:7070] [--http 127.0.0.1:8080] [--read-only] [--token-file F] [--max-bytes N] [--max-conns N] [--sync]",
+		"serve the store to push, pull and ls --remote, and read-only over HTTP (SIGINT/SIGTERM stop it gracefully)"
 }
 
 func (c *serveCmd) addFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&c.listen, "listen", "127.0.0.1:7070", "TCP address, or unix:/path for a Unix socket")
+	fs.StringVar(&c.listen, "listen", "127.0.0.1:7070", "TCP address, or unix:/path for a Unix socket, of the binary protocol (\"\" for none)")
+	fs.StringVar(&c.http, "http", "", "also serve the store read-only over HTTP on this TCP address (GET /v1/arrays/...)")
 	fs.BoolVar(&c.readOnly, "read-only", false, "refuse push and delete")
 	fs.StringVar(&c.maxBytes, "max-bytes", "", "refuse pushed arrays larger than this (e.g. 64GiB; default no limit)")
 	fs.IntVar(&c.maxConns, "max-conns", 256, "most simultaneous connections")
@@ -74,35 +77,87 @@ func (c *serveCmd) run(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer st.Close()
-	network, addr := "tcp", c.listen
-	if rest, ok := strings.CutPrefix(c.listen, "unix:"); ok {
-		network, addr = "unix", rest
-		os.Remove(addr) // a stale socket from an earlier run
+	var servers []server
+	if c.listen != "" {
+		network, addr := "tcp", c.listen
+		if rest, ok := strings.CutPrefix(c.listen, "unix:"); ok {
+			network, addr = "unix", rest
+			os.Remove(addr) // a stale socket from an earlier run
+		}
+		l, err := net.Listen(network, addr)
+		if err != nil {
+			return err
+		}
+		servers = append(servers, server{netlink.NewServer(st, cfg), l})
+		fmt.Fprintf(e.stdout, "serving %s on %s\n", st.Dir(), l.Addr())
 	}
-	l, err := net.Listen(network, addr)
-	if err != nil {
-		return err
+	if c.http != "" {
+		l, err := net.Listen("tcp", c.http)
+		if err != nil {
+			closeAll(servers)
+			return err
+		}
+		servers = append(servers, server{netlink.NewHTTPServer(st, cfg), l})
+		fmt.Fprintf(e.stdout, "serving %s over HTTP on http://%s/v1/arrays\n", st.Dir(), l.Addr())
 	}
-	srv := netlink.NewServer(st, cfg)
-	cfg.Logger.Info("serving", "store", st.Dir(), "listen", l.Addr().String(), "read_only", c.readOnly,
+	if len(servers) == 0 {
+		return usagef("--listen \"\" and no --http: nothing to serve")
+	}
+	cfg.Logger.Info("serving", "store", st.Dir(), "listen", c.listen, "http", c.http, "read_only", c.readOnly,
 		"auth", len(tok) > 0)
-	fmt.Fprintf(e.stdout, "serving %s on %s\n", st.Dir(), l.Addr())
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(l) }()
+	errc := make(chan error, len(servers))
+	for _, s := range servers {
+		go func() { errc <- s.Serve(s.l) }()
+	}
+	var err1 error
+	pending := len(servers)
 	select {
-	case err := <-errc:
-		return err
+	case err1 = <-errc: // a listener failed: stop the others too
+		pending--
 	case <-ctx.Done():
 	}
 	cfg.Logger.Info("shutting down", "grace", c.grace)
 	sctx, cancel := context.WithTimeout(context.Background(), c.grace)
 	defer cancel()
-	err = srv.Shutdown(sctx)
-	if serr := <-errc; !errors.Is(serr, netlink.ErrServerClosed) && serr != nil {
-		return serr
+	var wg sync.WaitGroup
+	shutErr := make([]error, len(servers))
+	for i, s := range servers {
+		wg.Go(func() {
+			if shutErr[i] = s.Shutdown(sctx); shutErr[i] != nil {
+				s.Close()
+			}
+		})
 	}
-	if err != nil {
+	wg.Wait()
+	for range pending {
+		if serr := <-errc; err1 == nil && !errors.Is(serr, netlink.ErrServerClosed) {
+			err1 = serr
+		}
+	}
+	if err1 != nil && !errors.Is(err1, netlink.ErrServerClosed) {
+		return err1
+	}
+	if err := errors.Join(shutErr...); err != nil {
 		return fmt.Errorf("transfers still running after %v were interrupted (they resume): %w", c.grace, err)
 	}
 	return nil
+}
+
+// server is one of the servers serve runs, binary or HTTP, with its listener.
+type server struct {
+	netServer
+	l net.Listener
+}
+
+// netServer is what netlink.Server and netlink.HTTPServer have in common.
+type netServer interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+	Close() error
+}
+
+func closeAll(servers []server) {
+	for _, s := range servers {
+		s.l.Close()
+	}
 }
