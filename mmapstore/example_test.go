@@ -30,7 +30,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer w.Abort() // no-op once sealed
+	defer w.Abort()                   // no-op once sealed
 	x, err := arrayx.Data[float64](w) // []float64 over the mapping
 	if err != nil {
 		log.Fatal(err)
