@@ -123,6 +123,14 @@ func (w *Writer) Bytes() []byte {
 	return w.mm[w.h.DataOffset:]
 }
 
+// File returns the open file behind the writer, or nil after Seal or Abort,
+// for filling the data region in the kernel (copy_file_range at explicit
+// offsets from Header().DataOffset). Writes through it are visible through
+// Bytes, and so to Seal's checksums: the mapping is shared and Linux (like
+// macOS and Windows for local files) keeps one page cache for both. Write
+// only within the data region; do not close, truncate or seek it.
+func (w *Writer) File() *os.File { return w.f }
+
 // Seal computes the block CRCs (on all cores), rewrites the header in place,
 // flushes if the sync mode says so, and atomically renames the file to its
 // name, replacing any array of that name. It returns the published array

@@ -33,11 +33,14 @@ var verbs = map[string]func() verb{
 	"ls":     func() verb { return &lsCmd{} },
 	"verify": func() verb { return &verifyCmd{} },
 	"rm":     func() verb { return &rmCmd{} },
+	"cp":     func() verb { return &cpCmd{} },
 	"cat":    func() verb { return &catCmd{} },
 	"demo":   func() verb { return &demoCmd{} },
 	"serve":  func() verb { return &serveCmd{} },
 	"push":   func() verb { return &pushCmd{} },
 	"pull":   func() verb { return &pullCmd{} },
+	"import": func() verb { return &importCmd{} },
+	"export": func() verb { return &exportCmd{} },
 	// Internal: the consumer process that demo starts.
 	demoConsumerVerb: func() verb { return &demoConsumerCmd{} },
 }

@@ -1,0 +1,36 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/arrayx/arrayx/npy"
+	"github.com/spf13/pflag"
+)
+
+// exportCmd writes an array of the store as a numpy .npy file.
+type exportCmd struct{}
+
+func (c *exportCmd) usage() (string, string) {
+	return "NAME FILE.npy", "write an array as a numpy .npy file (atomically; copy_file_range where possible)"
+}
+
+func (c *exportCmd) addFlags(*pflag.FlagSet) {}
+
+func (c *exportCmd) run(ctx context.Context, e *env, args []string) error {
+	if len(args) != 2 {
+		return usagef("want NAME and FILE.npy, got %d arguments", len(args))
+	}
+	name, file := args[0], args[1]
+	a, err := e.openArray(args[:1])
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	stats, err := npy.Export(a, file, nil)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(e.stdout, "exported %s to %s: %s\n", name, file, npySummary(a.Header(), stats))
+	return err
+}

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/arrayx/arrayx/arrayx"
+	"github.com/arrayx/arrayx/npy"
+	"github.com/spf13/pflag"
+)
+
+// importCmd reads a numpy .npy file into a new array of the store.
+type importCmd struct {
+	attrs []string
+}
+
+func (c *importCmd) usage() (string, string) {
+	return "FILE.npy NAME [--attr key=value ...]", "import a numpy .npy file as an array (copy_file_range where possible)"
+}
+
+func (c *importCmd) addFlags(fs *pflag.FlagSet) {
+	fs.StringArrayVar(&c.attrs, "attr", nil, "a string attribute key=value (repeatable)")
+}
+
+func (c *importCmd) run(ctx context.Context, e *env, args []string) error {
+	if len(args) != 2 {
+		return usagef("want FILE.npy and NAME, got %d arguments", len(args))
+	}
+	file, name := args[0], args[1]
+	if _, err := arrayName(args[1:]); err != nil {
+		return err
+	}
+	attrs, err := parseAttrs(c.attrs)
+	if err != nil {
+		return err
+	}
+	st, err := e.openStore()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	a, stats, err := npy.Import(st, name, file, &npy.ImportOptions{Attrs: attrs})
+	if err != nil {
+		return err
+	}
+	h := a.Header()
+	if err := a.Close(); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(e.stdout, "imported %s as %s: %s\n", file, name, npySummary(h, stats))
+	return err
+}
+
+// npySummary is the part of the import and export lines after the colon:
+// "float64 (1000, 1000) C, 7.6 MiB, copy_file_range".
+func npySummary(h *arrayx.Header, st npy.Stats) string {
+	return fmt.Sprintf("%v %v %v, %s, %s", h.DType, h.Shape, h.Order, humanBytes(st.Bytes), st.Method)
+}

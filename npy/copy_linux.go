@@ -1,0 +1,95 @@
+//go:build linux
+
+package npy
+
+import (
+	"os"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// maxCopyRound is the kernel's per-call cap (MAX_RW_COUNT): a larger request
+// is silently shortened, so larger arrays take several calls.
+const maxCopyRound = 0x7ffff000
+
+// copyFileRangeWorks: before Linux 5.3 copy_file_range could copy wrong data
+// across filesystems and fail silently (golang.org/issue/42400), so older
+// kernels take the portable path.
+var copyFileRangeWorks = sync.OnceValue(func() bool {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return false
+	}
+	var major, minor int
+	rel := u.Release[:]
+	i := 0
+	num := func() int {
+		n := 0
+		for ; i < len(rel) && '0' <= rel[i] && rel[i] <= '9'; i++ {
+			n = n*10 + int(rel[i]-'0')
+		}
+		return n
+	}
+	major = num()
+	if i < len(rel) && rel[i] == '.' {
+		i++
+		minor = num()
+	}
+	return major > 5 || major == 5 && minor >= 3
+})
+
+// copyFileRange copies n bytes from src at srcOff to dst at dstOff with
+// copy_file_range(2): the kernel moves the pages (or shares extents, on
+// filesystems that can), and no byte passes through user space. Neither
+// file's offset moves. It returns how many bytes it copied; fewer than n
+// with a nil error means the kernel path stopped being available (other
+// filesystem, unsupported by the filesystem, blocked by a seccomp filter,
+// or a zero-byte return that older kernels give for both EOF and failure),
+// and the caller copies the rest another way, which also tells a source
+// that really ended early apart.
+func copyFileRange(dst *os.File, dstOff int64, src *os.File, srcOff, n int64) (int64, error) {
+	if n == 0 || !copyFileRangeWorks() {
+		return 0, nil
+	}
+	rc, err := src.SyscallConn()
+	if err != nil {
+		return 0, nil
+	}
+	wc, err := dst.SyscallConn()
+	if err != nil {
+		return 0, nil
+	}
+	var done int64
+	var cerr error
+	err = rc.Control(func(rfd uintptr) {
+		err := wc.Control(func(wfd uintptr) {
+			for done < n {
+				roff, woff := srcOff+done, dstOff+done
+				c, err := unix.CopyFileRange(int(rfd), &roff, int(wfd), &woff, int(min(n-done, maxCopyRound)), 0)
+				if c > 0 {
+					done += int64(c)
+				}
+				switch err {
+				case nil:
+					if c == 0 {
+						return
+					}
+				case unix.EINTR:
+				case unix.EXDEV, unix.EINVAL, unix.ENOSYS, unix.EOPNOTSUPP, unix.EPERM, unix.EIO, unix.EBADF:
+					return // the portable path takes over
+				default:
+					cerr = os.NewSyscallError("copy_file_range", err)
+					return
+				}
+			}
+		})
+		if err != nil && cerr == nil {
+			cerr = err
+		}
+	})
+	if err != nil && cerr == nil {
+		cerr = err
+	}
+	return done, cerr
+}
