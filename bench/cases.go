@@ -1,0 +1,152 @@
+package main
+
+import "strings"
+
+// Group is a family of cases compared with each other.
+type Group string
+
+const (
+	Handoff Group = "handoff" // one process takes an array another left in memory
+	Network Group = "network" // an array crosses loopback TCP between two processes
+)
+
+// title is the group's heading in the tables and the plot.
+func (g Group) title() string {
+	switch g {
+	case Handoff:
+		return "Local handoff (in memory)"
+	case Network:
+		return "Network over loopback TCP"
+	}
+	return string(g)
+}
+
+// Side says which end of a transfer a process is, for its CPU, context
+// switches and memory.
+type Side string
+
+const (
+	Sender   Side = "sender"
+	Receiver Side = "receiver"
+)
+
+// Proc is one process of a case: a Go role (the harness re-executes its own
+// binary), an embedded Python script, or an external command.
+type Proc struct {
+	Side Side
+	// Timed marks the process whose measurement window is the case's wall
+	// time; every case has exactly one.
+	Timed bool
+	// Role names a Go role in roles; Opt reaches it as Params.Opt.
+	Role string
+	Opt  string
+	// Python names a script in python/, run by /usr/bin/python3 with Args.
+	Python string
+	Args   []string
+	// Argv builds an external command. The harness times it from start to
+	// exit and takes its usage from wait4; the case's Check verifies.
+	Argv func(p Params) []string
+}
+
+// Case is one row of the tables.
+type Case struct {
+	ID    string // short name for --cases and the targets
+	Name  string // what the tables and the plot say
+	Group Group
+	// Ref marks the group's arrayx reference: every case of the group is
+	// also reported as a ratio to it, round by round.
+	Ref bool
+	// Server, if set, starts first; the harness starts Client once the
+	// server has printed "ready ADDR" and passes ADDR in Params.Addr.
+	Server *Proc
+	Client Proc
+	// Check, if set, verifies the run's result after it (untimed), for
+	// cases whose receiver cannot report (external commands).
+	Check func(p Params) error
+}
+
+// cases is the table of everything the harness measures. Adding a case is a
+// row here, plus a role below if it needs new Go code (or a script in
+// python/). A file-copy group (arrayx cp, cp, a read/write loop) joins
+// once arrayx cp exists: its rows are one-process cases like the handoff's,
+// with Argv for the commands and Check to verify the copy.
+var cases = []Case{
+	{ID: "arrayx-first", Name: "arrayx Open + first element", Group: Handoff,
+		Client: Proc{Side: Receiver, Timed: true, Role: "arrayx-first"}},
+	{ID: "arrayx-sum", Name: "arrayx Open + sum", Group: Handoff, Ref: true,
+		Client: Proc{Side: Receiver, Timed: true, Role: "arrayx-sum"}},
+	{ID: "readfile-sum", Name: "os.ReadFile + sum", Group: Handoff,
+		Client: Proc{Side: Receiver, Timed: true, Role: "readfile-sum"}},
+	{ID: "arrow-ipc-sum", Name: "Arrow IPC, mapped reader + sum", Group: Handoff,
+		Client: Proc{Side: Receiver, Timed: true, Role: "arrow-ipc-sum"}},
+	{ID: "numpy-mmap-sum", Name: `numpy np.load(mmap_mode="r") + sum`, Group: Handoff,
+		Client: Proc{Side: Receiver, Timed: true, Python: "npyload.py"}},
+
+	{ID: "arrayx-push", Name: "arrayx push (sendfile)", Group: Network, Ref: true,
+		Server: &Proc{Side: Receiver, Role: "arrayx-server"},
+		Client: Proc{Side: Sender, Timed: true, Role: "arrayx-push"}},
+	{ID: "arrayx-push-copy", Name: "arrayx push, copy forced", Group: Network,
+		Server: &Proc{Side: Receiver, Role: "arrayx-server"},
+		Client: Proc{Side: Sender, Timed: true, Role: "arrayx-push", Opt: "copy"}},
+	{ID: "ceiling", Name: "kernel ceiling: sendfile, reader discards", Group: Network,
+		Server: &Proc{Side: Receiver, Role: "discard-recv"},
+		Client: Proc{Side: Sender, Timed: true, Role: "sendfile-send"}},
+	{ID: "cookbook", Name: "Python Cookbook 11.13 (numpy)", Group: Network,
+		Server: &Proc{Side: Sender, Timed: true, Python: "cookbook.py", Args: []string{"send"}},
+		Client: Proc{Side: Receiver, Python: "cookbook.py", Args: []string{"recv"}}},
+	{ID: "flight-doget", Name: "Arrow Flight DoGet", Group: Network,
+		Server: &Proc{Side: Sender, Role: "flight-server", Opt: "get"},
+		Client: Proc{Side: Receiver, Timed: true, Role: "flight-get"}},
+	{ID: "flight-doput", Name: "Arrow Flight DoPut", Group: Network,
+		Server: &Proc{Side: Receiver, Role: "flight-server", Opt: "put"},
+		Client: Proc{Side: Sender, Timed: true, Role: "flight-put"}},
+	{ID: "rw-loop", Name: "Go read/write loop, 1 MiB buffer", Group: Network,
+		Server: &Proc{Side: Receiver, Role: "rw-recv"},
+		Client: Proc{Side: Sender, Timed: true, Role: "rw-send"}},
+}
+
+// roles are the Go children, by the name a Proc gives.
+var roles = map[string]func(*child) error{
+	"arrayx-first":  arrayxFirst,
+	"arrayx-sum":    arrayxSum,
+	"readfile-sum":  readFileSum,
+	"arrow-ipc-sum": arrowIPCSum,
+	"arrayx-server": arrayxServer,
+	"arrayx-push":   arrayxPush,
+	"discard-recv":  discardRecv,
+	"sendfile-send": ceilingSend,
+	"flight-server": flightServer,
+	"flight-get":    flightGet,
+	"flight-put":    flightPut,
+	"rw-recv":       rwRecv,
+	"rw-send":       rwSend,
+	"prepare":       prepareData, // not a case: writes each size's data
+}
+
+// describe says what the process runs, for the JSON.
+func (p *Proc) describe() string {
+	d := string(p.Side)
+	if p.Timed {
+		d += " (timed)"
+	}
+	switch {
+	case p.Role != "":
+		d += ": go role " + p.Role
+		if p.Opt != "" {
+			d += " " + p.Opt
+		}
+	case p.Python != "":
+		d += ": " + python + " " + strings.Join(append([]string{p.Python}, p.Args...), " ")
+	default:
+		d += ": external command"
+	}
+	return d
+}
+
+// procs returns the case's processes, server first.
+func (c *Case) procs() []*Proc {
+	if c.Server == nil {
+		return []*Proc{&c.Client}
+	}
+	return []*Proc{c.Server, &c.Client}
+}

@@ -1,0 +1,310 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// options configure one harness run.
+type options struct {
+	Sizes      []int64 // bytes per array
+	Runs       int     // measured rounds per size
+	Warmup     int     // discarded rounds before them
+	Dir        string  // where data and scratch directories go (/dev/shm)
+	FlightRows int64   // rows per Arrow Flight record batch
+	Shift      int64   // Params.Shift: non-zero only in tests, to make verification fail
+	Log        io.Writer
+}
+
+// ProcResult is one process of one run.
+type ProcResult struct {
+	Side   Side   `json:"side"`
+	Window Report `json:"window"`  // the child's report, usage over its window
+	Total  Usage  `json:"process"` // the whole process (wait4), start-up and set-up included
+}
+
+// Run is one measured run of a case.
+type Run struct {
+	Round    int                `json:"round"`
+	Seconds  float64            `json:"seconds"`
+	GBps     float64            `json:"gb_per_s"`
+	Method   string             `json:"method,omitempty"`
+	Verified string             `json:"verified,omitempty"`
+	Phases   map[string]float64 `json:"phases,omitempty"`
+	Sender   *ProcResult        `json:"sender,omitempty"`
+	Receiver *ProcResult        `json:"receiver,omitempty"`
+	Error    string             `json:"error,omitempty"`
+}
+
+// ok reports whether the run completed and verified.
+func (r *Run) ok() bool { return r.Error == "" }
+
+// runner holds what every run shares.
+type runner struct {
+	opt   options
+	self  string // this binary, re-executed for Go roles
+	pyDir string // the embedded scripts, written out
+}
+
+// stopGrace is how long a server may take to verify and exit once told to.
+const stopGrace = 2 * time.Minute
+
+// runTimeout bounds one run of a case: generous, as the slowest peer moves
+// a few hundred MB/s, but a hung run ends.
+func runTimeout(nbytes int64) time.Duration {
+	return 2*time.Minute + time.Duration(nbytes/(10<<20))*time.Second
+}
+
+// once runs one case once at the size p describes.
+func (r *runner) once(ctx context.Context, c *Case, p Params, round int) Run {
+	run := Run{Round: round}
+	if err := r.once1(ctx, c, p, &run); err != nil {
+		run.Error = strings.Join(strings.Fields(err.Error()), " ")
+		run.GBps, run.Seconds = 0, 0
+	}
+	return run
+}
+
+func (r *runner) once1(ctx context.Context, c *Case, p Params, run *Run) error {
+	scratch, err := os.MkdirTemp(r.opt.Dir, "run-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(scratch) // the received copy goes, untimed
+	p.Scratch = scratch
+	ctx, cancel := context.WithTimeout(ctx, runTimeout(p.NBytes))
+	defer cancel()
+
+	var srv *proc
+	if c.Server != nil {
+		if srv, err = r.start(ctx, c.Server, p); err != nil {
+			return err
+		}
+		addr, err := srv.waitReady(ctx)
+		if err != nil {
+			srv.kill()
+			return err
+		}
+		p.Addr = addr
+	}
+	cli, err := r.start(ctx, &c.Client, p)
+	if err != nil {
+		if srv != nil {
+			srv.kill()
+		}
+		return err
+	}
+	results := []*ProcResult{nil, nil} // server, client
+	var errs []error
+	results[1], err = cli.wait()
+	errs = append(errs, err)
+	if srv != nil {
+		grace := stopGrace
+		if err != nil {
+			grace = 10 * time.Second // it may never finish on its own
+		}
+		srv.stdin.Close() // "stop": servers that wait for it finish now
+		t := time.AfterFunc(grace, srv.kill)
+		results[0], err = srv.wait()
+		t.Stop()
+		errs = append(errs, err)
+	}
+	var methods []string
+	for _, pr := range results { // kept in the JSON even when the run failed
+		if pr == nil {
+			continue
+		}
+		if pr.Side == Sender {
+			run.Sender = pr
+		} else {
+			run.Receiver = pr
+		}
+		if pr.Window.Method != "" {
+			methods = append(methods, pr.Window.Method)
+		}
+		if pr.Window.Phases != nil {
+			run.Phases = pr.Window.Phases
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if c.Check != nil {
+		if err := c.Check(p); err != nil {
+			return err
+		}
+	}
+	timed := results[1]
+	if c.Server != nil && c.Server.Timed {
+		timed = results[0]
+	}
+	if timed == nil || !(timed.Window.Seconds > 0) {
+		return fmt.Errorf("bench: %s: no timed window", c.ID)
+	}
+	if run.Receiver == nil || (run.Receiver.Window.Verified == "" && c.Check == nil) {
+		return fmt.Errorf("bench: %s: the receiver did not verify the data", c.ID)
+	}
+	run.Verified = run.Receiver.Window.Verified
+	if run.Verified == "" {
+		run.Verified = "the case's check passed"
+	}
+	run.Method = strings.Join(methods, "; ")
+	run.Seconds = timed.Window.Seconds
+	run.GBps = float64(p.NBytes) / run.Seconds / 1e9
+	return nil
+}
+
+// proc is a running child.
+type proc struct {
+	spec    *Proc
+	cmd     *exec.Cmd
+	stdin   io.WriteCloser
+	stderr  tail
+	ready   chan string
+	done    chan struct{} // standard output reached EOF
+	last    string        // the last line of standard output: the report
+	started time.Time
+}
+
+// start launches one process of a case.
+func (r *runner) start(ctx context.Context, pp *Proc, p Params) (*proc, error) {
+	p.Opt = pp.Opt
+	js, err := json.Marshal(p)
+	if err != nil {
+		return nil, err
+	}
+	var cmd *exec.Cmd
+	env := os.Environ()
+	switch {
+	case pp.Role != "":
+		cmd = exec.CommandContext(ctx, r.self)
+		env = append(env, envRole+"="+pp.Role)
+	case pp.Python != "":
+		cmd = exec.CommandContext(ctx, python, append([]string{filepath.Join(r.pyDir, pp.Python)}, pp.Args...)...)
+	case pp.Argv != nil:
+		argv := pp.Argv(p)
+		cmd = exec.CommandContext(ctx, argv[0], argv[1:]...)
+	default:
+		return nil, errors.New("bench: a process with no role, script or command")
+	}
+	cmd.Env = append(env, envParams+"="+string(js))
+	cmd.WaitDelay = 5 * time.Second
+	pr := &proc{spec: pp, cmd: cmd, ready: make(chan string, 1), done: make(chan struct{})}
+	cmd.Stderr = &pr.stderr
+	if pr.stdin, err = cmd.StdinPipe(); err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	pr.started = time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("bench: starting %s: %w", pr.name(), err)
+	}
+	go func() {
+		defer close(pr.done)
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		announced := false
+		for sc.Scan() {
+			line := sc.Text()
+			if addr, ok := strings.CutPrefix(line, "ready "); ok && !announced {
+				announced = true
+				pr.ready <- strings.TrimSpace(addr)
+			} else if strings.TrimSpace(line) != "" {
+				pr.last = line
+			}
+		}
+		io.Copy(io.Discard, stdout)
+	}()
+	return pr, nil
+}
+
+func (pr *proc) name() string {
+	switch {
+	case pr.spec.Role != "":
+		return "role " + pr.spec.Role
+	case pr.spec.Python != "":
+		return strings.Join(append([]string{pr.spec.Python}, pr.spec.Args...), " ")
+	}
+	return pr.cmd.Path
+}
+
+// waitReady returns the address a server announced.
+func (pr *proc) waitReady(ctx context.Context) (string, error) {
+	select {
+	case addr := <-pr.ready:
+		return addr, nil
+	case <-pr.done:
+		select {
+		case addr := <-pr.ready:
+			return addr, nil
+		default:
+		}
+		_, err := pr.wait()
+		return "", fmt.Errorf("bench: %s exited before it was ready: %w", pr.name(), err)
+	case <-ctx.Done():
+		return "", fmt.Errorf("bench: %s not ready: %w", pr.name(), ctx.Err())
+	}
+}
+
+// kill ends the process (only ever a child this harness started).
+func (pr *proc) kill() {
+	if pr.cmd.Process != nil {
+		pr.cmd.Process.Kill()
+	}
+}
+
+// wait waits for the process and returns its report and usage.
+func (pr *proc) wait() (*ProcResult, error) {
+	<-pr.done
+	werr := pr.cmd.Wait()
+	elapsed := time.Since(pr.started)
+	res := &ProcResult{Side: pr.spec.Side}
+	if ps := pr.cmd.ProcessState; ps != nil {
+		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+			res.Total = usageOf(ru)
+		}
+	}
+	if pr.spec.Argv != nil {
+		res.Window = Report{Lang: "external", OK: werr == nil, Seconds: elapsed.Seconds(), Usage: res.Total}
+		if werr != nil {
+			return res, fmt.Errorf("bench: %s: %w: %s", pr.name(), werr, pr.stderr.String())
+		}
+		return res, nil
+	}
+	if err := json.Unmarshal([]byte(pr.last), &res.Window); err != nil {
+		return res, fmt.Errorf("bench: %s gave no report (%v; exit: %v): %s", pr.name(), err, werr, pr.stderr.String())
+	}
+	if !res.Window.OK {
+		return res, fmt.Errorf("bench: %s: %s", pr.name(), res.Window.Error)
+	}
+	if werr != nil {
+		return res, fmt.Errorf("bench: %s: %w: %s", pr.name(), werr, pr.stderr.String())
+	}
+	return res, nil
+}
+
+// tail keeps the last 4 KiB written to it: a child's standard error.
+type tail struct{ b []byte }
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if len(t.b) > 4096 {
+		t.b = t.b[len(t.b)-4096:]
+	}
+	return len(p), nil
+}
+
+func (t *tail) String() string { return strings.TrimSpace(string(t.b)) }
