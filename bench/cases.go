@@ -8,6 +8,7 @@ type Group string
 const (
 	Handoff Group = "handoff" // one process takes an array another left in memory
 	Network Group = "network" // an array crosses loopback TCP between two processes
+	Copy    Group = "copy"    // an array's file is copied to a new file
 )
 
 // title is the group's heading in the tables and the plot.
@@ -17,6 +18,8 @@ func (g Group) title() string {
 		return "Local handoff (in memory)"
 	case Network:
 		return "Network over loopback TCP"
+	case Copy:
+		return "File copy (same filesystem)"
 	}
 	return string(g)
 }
@@ -67,9 +70,7 @@ type Case struct {
 
 // cases is the table of everything the harness measures. Adding a case is a
 // row here, plus a role below if it needs new Go code (or a script in
-// python/). A file-copy group (arrayx cp, cp, a read/write loop) joins
-// once arrayx cp exists: its rows are one-process cases like the handoff's,
-// with Argv for the commands and Check to verify the copy.
+// python/), or an external command (Argv) with a Check.
 var cases = []Case{
 	{ID: "arrayx-first", Name: "arrayx Open + first element", Group: Handoff,
 		Client: Proc{Side: Receiver, Timed: true, Role: "arrayx-first"}},
@@ -103,6 +104,15 @@ var cases = []Case{
 	{ID: "rw-loop", Name: "Go read/write loop, 1 MiB buffer", Group: Network,
 		Server: &Proc{Side: Receiver, Role: "rw-recv"},
 		Client: Proc{Side: Sender, Timed: true, Role: "rw-send"}},
+
+	{ID: "arrayx-cp", Name: "arrayx cp (mmapstore.CopyTo, verified)", Group: Copy, Ref: true,
+		Client: Proc{Side: Receiver, Timed: true, Role: "arrayx-cp"}, Check: sameAsSource},
+	{ID: "cp", Name: "cp(1)", Group: Copy,
+		Client: Proc{Side: Receiver, Timed: true, Argv: func(p Params) []string {
+			return []string{"cp", p.ArxPath, copyDst(p)}
+		}}, Check: sameAsSource},
+	{ID: "rw-copy", Name: "Go read/write loop, 1 MiB buffer", Group: Copy,
+		Client: Proc{Side: Receiver, Timed: true, Role: "rw-copy"}, Check: sameAsSource},
 }
 
 // roles are the Go children, by the name a Proc gives.
@@ -120,6 +130,8 @@ var roles = map[string]func(*child) error{
 	"flight-put":    flightPut,
 	"rw-recv":       rwRecv,
 	"rw-send":       rwSend,
+	"arrayx-cp":     arrayxCopy,
+	"rw-copy":       rwCopy,
 	"prepare":       prepareData, // not a case: writes each size's data
 }
 

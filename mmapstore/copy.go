@@ -105,9 +105,11 @@ func copyFile(fsys dirFS, tmp, name, display string, f *os.File, src *Array, src
 		}
 	}
 	if method != "reflink" {
-		// Allocate first, so a full filesystem is an error before any copying.
-		if err := preallocate(f, size); err != nil {
-			return nil, "", err
+		// Check the room first, so a full filesystem is an error before any
+		// copying. Not fallocate: on tmpfs it zeroes every page, which the
+		// copy then overwrites; the copies report ENOSPC themselves.
+		if free, ok := freeSpace(f); ok && free < size {
+			return nil, "", fmt.Errorf("%w: %d bytes needed, %d free", ErrNoSpace, size, free)
 		}
 		for _, m := range []struct {
 			name string
