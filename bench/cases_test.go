@@ -126,7 +126,7 @@ func TestExternalProc(t *testing.T) {
 	}
 	var md bytes.Buffer
 	renderMarkdown(&md, res)
-	if !strings.Contains(md.String(), "## copy") || !strings.Contains(md.String(), "| cp |") {
+	if !strings.Contains(md.String(), "## "+Copy.title()) || !strings.Contains(md.String(), "| cp |") {
 		t.Errorf("the new group is missing from the tables:\n%s", md.String())
 	}
 }

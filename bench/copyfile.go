@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/arrayx/arrayx/arrayx"
 	"github.com/arrayx/arrayx/mmapstore"
 	mmap "github.com/edsrzf/mmap-go"
 )
@@ -62,7 +63,7 @@ func rwCopy(c *child) error {
 }
 
 // sameAsSource checks a copy case's result: the copy equals the source file
-// byte for byte.
+// byte for byte, and its data holds the expected values.
 func sameAsSource(p Params) error {
 	a, err := mapFile(p.ArxPath)
 	if err != nil {
@@ -77,7 +78,11 @@ func sameAsSource(p Params) error {
 	if !bytes.Equal(a, b) {
 		return fmt.Errorf("bench: the copy %s differs from %s", copyDst(p), p.ArxPath)
 	}
-	return nil
+	x, err := arrayx.Cast[float64](b[p.DataOffset : p.DataOffset+p.NBytes])
+	if err != nil {
+		return err
+	}
+	return newChecker(p).sample(x, maxSamples)
 }
 
 func mapFile(path string) (mmap.MMap, error) {

@@ -41,7 +41,8 @@ func TestEndToEnd(t *testing.T) {
 				continue
 			}
 			r := c.Runs[0]
-			if !r.ok() || r.GBps <= 0 || r.Verified == "" || r.Receiver == nil || r.Receiver.Window.Verified == "" {
+			checked := r.Receiver != nil && (r.Receiver.Window.Verified != "" || r.Verified == "the case's check passed")
+			if !r.ok() || r.GBps <= 0 || r.Verified == "" || !checked {
 				t.Errorf("%s at %d did not run and verify: %+v", c.ID, s.Bytes, r)
 			}
 			if r.Receiver != nil && r.Receiver.Window.MaxRSS <= 0 {
