@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"runtime/debug"
 	"sync"
 
 	"github.com/arrayx/arrayx/arrayx"
@@ -99,13 +100,21 @@ func (a *Array) Bytes() []byte {
 }
 
 // RawHeader returns a copy of the file's first 16+H bytes, the prefix and
-// msgpack header exactly as stored (what a network sender transmits).
-func (a *Array) RawHeader() []byte {
+// msgpack header exactly as stored (what a network sender transmits), or nil
+// once the array is closed or if the file was truncated behind its back (the
+// read faults; Bytes is then still non-nil).
+func (a *Array) RawHeader() (raw []byte) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.mm == nil {
 		return nil
 	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			raw = nil
+		}
+	}()
 	// H as stored, bounded by the validated header (the file could have been
 	// modified in place by something outside arrayx since Open).
 	h := min(int64(binary.LittleEndian.Uint32(a.mm[12:])), a.h.DataOffset-arrayx.PrefixSize)

@@ -44,6 +44,9 @@ func forBlocks(h *arrayx.Header, data []byte, first, last int, fn func(i int, bl
 		i := -1
 		defer func() {
 			if r := recover(); r != nil {
+				if f, ok := r.(interface{ Addr() uintptr }); ok { // the fault SetPanicOnFault turned into a panic
+					r = fmt.Sprintf("fault at address %#x", f.Addr())
+				}
 				fail(i, fmt.Errorf("%w: block %d: %v", ErrFault, i, r))
 			}
 		}()

@@ -45,6 +45,31 @@
 // place, so this happens only when something outside arrayx modifies the
 // store.
 //
+// # Temporary files and cleaning
+//
+// A writer fills a hidden temporary file (".NAME.arx.tmp-" and 16 hex
+// digits) and a network receive a hidden partial file (".NAME.arx.part-" and
+// 16 hex digits of its header's SHA-256); neither is ever listed or opened
+// under the array's name. Each holds an exclusive flock(2) on its file while
+// it is alive. A process that dies leaves its file behind, unlocked: a
+// writer's is garbage, a partial is kept on purpose so that the next
+// transfer of the same array resumes from it. Store.Clean removes the
+// writers' orphans, and partials older than CleanOptions.PartialsOlderThan
+// when asked, taking each file's lock first, so it never removes a file a
+// live writer or transfer in any process holds; it is safe to run at any
+// time (netlink servers run it when they start). Where flock is unavailable
+// (platforms other than Linux), Clean only removes files untouched for 24
+// hours.
+//
+// # Copies
+//
+// Store.Copy and CopyTo copy a sealed array's file in the kernel: a reflink
+// where the filesystem shares extents (btrfs, XFS), else copy_file_range(2),
+// else sendfile(2) (between filesystems), and only else by writing from the
+// source's mapping; CopyStats.Method says which. The copy is written under a
+// temporary name like any other, checked against the source's header and
+// every block's CRC-32C, and only then renamed into place.
+//
 // On Linux, Create reserves space with fallocate(2), so a full filesystem is
 // an error (ErrNoSpace) before any data is written; elsewhere the file is
 // sized sparsely and a full disk shows up as a fault while filling it.

@@ -21,6 +21,9 @@ func TestMain(m *testing.M) {
 	if spec := os.Getenv(consumerEnv); spec != "" {
 		os.Exit(handoffConsumer(spec))
 	}
+	if spec := os.Getenv(writerEnv); spec != "" {
+		os.Exit(writerHelper(spec)) // clean_test.go
+	}
 	os.Exit(m.Run())
 }
 

@@ -42,6 +42,7 @@ type Partial struct {
 	f             *os.File
 	mm            mmap.MMap
 	held, resumed int64
+	fresh         bool // the file holds nothing from an earlier transfer
 }
 
 // Receive prepares to receive the array whose prefix and header (the first
@@ -84,7 +85,15 @@ func (s *Store) Receive(name string, header []byte, opts *ReceiveOptions) (*Part
 		}
 	}
 	if err := p.open(); err != nil {
-		return nil, errors.Join(fmt.Errorf("mmapstore: receive %s: %w", name, err), p.Close())
+		err = fmt.Errorf("mmapstore: receive %s: %w", name, err)
+		if p.fresh && p.f != nil {
+			// Nothing worth resuming: leave nothing behind (removed while
+			// still locked, so no other transfer has it open).
+			if rerr := p.fsys.Remove(p.file); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+				err = errors.Join(err, rerr)
+			}
+		}
+		return nil, errors.Join(err, p.Close())
 	}
 	mode := opts.Sync
 	if mode == SyncAuto {
@@ -98,25 +107,21 @@ func (s *Store) Receive(name string, header []byte, opts *ReceiveOptions) (*Part
 // a new one.
 func (p *Partial) open() error {
 	size := p.h.FileSize()
-	f, err := p.fsys.OpenFile(p.file, os.O_RDWR|openNonblock, 0)
-	reuse := err == nil
-	if errors.Is(err, os.ErrNotExist) {
-		f, err = p.fsys.OpenFile(p.file, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
-	}
+	// Locked until Close or Complete (ErrBusy if another transfer holds it),
+	// which also keeps Store.Clean away from it (clean.go).
+	f, created, err := openPartialFile(p.fsys, p.file)
 	if err != nil {
 		return err
 	}
-	p.f = f
-	if err := lockExclusive(f); err != nil {
-		return err
-	}
+	p.f, p.fresh = f, created
+	reuse := !created
 	if reuse {
 		fi, err := f.Stat()
 		if err != nil {
 			return err
 		}
 		if !fi.Mode().IsRegular() || fi.Size() != size {
-			reuse = false
+			reuse, p.fresh = false, true
 			if err := f.Truncate(0); err != nil {
 				return err
 			}
@@ -216,7 +221,9 @@ func (p *Partial) Verify(upTo int64) error {
 		if off+n > upTo {
 			return nil
 		}
-		if err := p.h.CheckBlock(i, data[off:off+n]); err != nil {
+		// forBlocks turns a fault (the file truncated behind our back) into
+		// ErrFault rather than a crash.
+		if err := forBlocks(p.h, data, i, i+1, p.h.CheckBlock); err != nil {
 			return fmt.Errorf("mmapstore: receive %s: %w", p.display, err)
 		}
 		p.held = off + n
@@ -281,13 +288,14 @@ func (p *Partial) Close() error {
 	return errors.Join(errs...)
 }
 
-// Discard closes the partial and removes its file.
+// Discard removes the partial's file and closes the partial.
 func (p *Partial) Discard() error {
-	err := p.Close()
+	var err error
+	// Removed before Close, while still locked: no other transfer has it.
 	if rerr := p.fsys.Remove(p.file); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
-		err = errors.Join(err, rerr)
+		err = rerr
 	}
-	return err
+	return errors.Join(err, p.Close())
 }
 
 var _ arrayx.Array = (*Partial)(nil)

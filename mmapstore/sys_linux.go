@@ -24,7 +24,8 @@ func preallocate(f *os.File, size int64) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, unix.ENOSPC), errors.Is(err, unix.EDQUOT):
+	case errors.Is(err, unix.ENOSPC), errors.Is(err, unix.EDQUOT), errors.Is(err, unix.EFBIG):
+		// EFBIG: over the process's RLIMIT_FSIZE or the filesystem's file size limit.
 		return fmt.Errorf("%w: %s: %d bytes: %w", ErrNoSpace, f.Name(), size, err)
 	case errors.Is(err, unix.EOPNOTSUPP), errors.Is(err, unix.ENOSYS):
 		return f.Truncate(size)
@@ -49,8 +50,13 @@ func platformDefaultDir() string {
 	return ""
 }
 
+// locksWork says that lockExclusive excludes other processes, so Clean can
+// tell a live writer's temporary file from an orphan.
+const locksWork = true
+
 // lockExclusive takes a non-blocking exclusive flock on f, so two transfers
-// of the same array never write one partial file at once.
+// of the same array never write one partial file at once, and Clean never
+// removes a file a live writer or transfer holds.
 func lockExclusive(f *os.File) error {
 	for {
 		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)

@@ -1,8 +1,6 @@
 package mmapstore
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -74,11 +72,10 @@ func createIn(fsys dirFS, name, display string, dt arrayx.DType, shape arrayx.Sh
 	if size > math.MaxInt {
 		return nil, fmt.Errorf("mmapstore: create %s: %w: %d bytes cannot be mapped on this platform", display, arrayx.ErrTooLarge, size)
 	}
-	var rnd [8]byte
-	rand.Read(rnd[:])
 	dir, base := filepath.Split(name)
-	tmp := dir + tempPrefix + base + tempSuffix + hex.EncodeToString(rnd[:])
-	f, err := fsys.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	// Created and locked until Seal or Abort, so Store.Clean never takes it
+	// for a crashed writer's orphan (clean.go).
+	tmp, f, err := createTemp(fsys, dir+tempPrefix+base+tempSuffix)
 	if err != nil {
 		return nil, fmt.Errorf("mmapstore: create %s: %w", display, err)
 	}
