@@ -218,7 +218,14 @@ func (c *Client) Delete(ctx context.Context, name string) error {
 func (c *Client) Push(ctx context.Context, a *mmapstore.Array, name string) (Stats, error) {
 	var st Stats
 	err := c.do(ctx, "push", name, func() error {
-		r, err := c.request(kindPut, &body{Name: name, Header: a.RawHeader()})
+		raw := a.RawHeader()
+		if raw == nil {
+			if a.Bytes() == nil {
+				return &localError{mmapstore.ErrClosed}
+			}
+			return &localError{fmt.Errorf("%w: reading its header", mmapstore.ErrFault)}
+		}
+		r, err := c.request(kindPut, &body{Name: name, Header: raw})
 		if err != nil {
 			return err
 		}

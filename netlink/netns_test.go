@@ -34,7 +34,17 @@ func TestMain(m *testing.M) {
 // runHelper is the re-executed binary's main: "server" serves ARX_STORE on
 // ARX_ADDR, prints "listening ADDR" and serves until stdin closes; "client"
 // pushes ARX_NAME from ARX_STORE to ARX_ADDR, pulls it back as ARX_NAME-back,
-// and prints both Stats as JSON.
+// and prints both Stats as JSON. The fault and load tests add:
+//   - "server" with ARX_FSIZE=N: first limits the file size the process may
+//     write to N bytes (RLIMIT_FSIZE), a real "disk full" without root;
+//   - "server" with ARX_STATS=1: samples its goroutine count and connections
+//     while serving and prints, after shutting down, "stats " and a
+//     serverStats JSON object with those high-water marks and its VmHWM;
+//   - "pusher": pushes ARX_NAME from ARX_STORE to ARX_ADDR as ARX_AS and
+//     prints the Stats as JSON (fault_test.go kills it mid-transfer);
+//   - "writer": creates ARX_NAME (ARX_SIZE bytes) in ARX_STORE, fills it,
+//     prints "created", waits until stdin closes, seals it and prints
+//     "sealed" (fault_test.go kills one to leave an orphaned temporary file).
 func runHelper(mode string) int {
 	fail := func(err error) int {
 		fmt.Fprintf(os.Stderr, "%s helper: %v\n", mode, err)
@@ -48,11 +58,20 @@ func runHelper(mode string) int {
 	token := []byte(os.Getenv("ARX_TOKEN"))
 	switch mode {
 	case "server":
+		if n := os.Getenv("ARX_FSIZE"); n != "" {
+			if err := limitFileSize(n); err != nil {
+				return fail(err)
+			}
+		}
 		l, err := net.Listen("tcp", os.Getenv("ARX_ADDR"))
 		if err != nil {
 			return fail(err)
 		}
 		srv := NewServer(st, Config{Token: token})
+		var sampler *statsSampler
+		if os.Getenv("ARX_STATS") != "" {
+			sampler = sampleStats(srv)
+		}
 		served := make(chan error, 1)
 		go func() { served <- srv.Serve(l) }()
 		fmt.Printf("listening %s\n", l.Addr())
@@ -70,7 +89,19 @@ func runHelper(mode string) int {
 		if err := <-served; !errors.Is(err, ErrServerClosed) {
 			return fail(err)
 		}
+		if sampler != nil {
+			st, err := sampler.stop()
+			if err != nil {
+				return fail(err)
+			}
+			out, _ := json.Marshal(st)
+			fmt.Printf("stats %s\n", out)
+		}
 		return 0
+	case "pusher":
+		return helperPusher(st, token, fail)
+	case "writer":
+		return helperWriter(st, fail)
 	case "client":
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()

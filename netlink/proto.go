@@ -91,6 +91,9 @@ func writeMsg(w io.Writer, kind byte, b *body) error {
 func readMsg(r io.Reader, limit int) (byte, *body, error) {
 	var pre [frameSize]byte
 	if _, err := io.ReadFull(r, pre[:]); err != nil {
+		if err == io.ErrUnexpectedEOF { // io.EOF (nothing at all) is a clean end
+			err = fmt.Errorf("%w: message prefix cut short: %w", ErrProtocol, err)
+		}
 		return 0, nil, err
 	}
 	kind, n := pre[1], binary.LittleEndian.Uint32(pre[4:])

@@ -3,7 +3,9 @@ package netlink
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,9 +16,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/arrayx/arrayx/arrayx"
 	"github.com/arrayx/arrayx/mmapstore"
+	"github.com/vmihailenco/msgpack/v5"
+	"golang.org/x/sys/unix"
 )
 
 // remoteStatus returns the status of the RemoteError in err's chain, or 0.
@@ -87,6 +92,41 @@ func TestAuth(t *testing.T) {
 		c := dial(t, addr, &DialOptions{Token: token})
 		if _, err := c.List(ctx); err != nil {
 			t.Fatal(err)
+		}
+	})
+
+	// Answers that are not HMACs of the nonce at all: empty, short, long,
+	// the token itself, a MAC for another context, twice the right answer.
+	t.Run("malformed_answers", func(t *testing.T) {
+		_, addr := startServer(t, newStore(t), "tcp", Config{Token: token})
+		for name, mac := range map[string]func(nonce []byte) []byte{
+			"empty":        func([]byte) []byte { return nil },
+			"31_bytes":     func(n []byte) []byte { return authMAC(token, n)[:31] },
+			"33_bytes":     func(n []byte) []byte { return append(authMAC(token, n), 0) },
+			"4KiB":         func([]byte) []byte { return bytes.Repeat([]byte{1}, 4000) },
+			"the_token":    func([]byte) []byte { return token },
+			"plain_hmac":   func(n []byte) []byte { return authMAC(token, nil)[:32] },
+			"twice":        func(n []byte) []byte { return append(authMAC(token, n), authMAC(token, n)...) },
+			"other_nonce":  func(n []byte) []byte { return authMAC(token, append(bytes.Clone(n[1:]), n[0])) },
+			"zeros":        func([]byte) []byte { return make([]byte, 32) },
+			"nonce_itself": func(n []byte) []byte { return n },
+		} {
+			r := rawHandshake(t, addr, nil)
+			b, err := msgpack.Marshal(&body{MAC: mac(r.hello.Nonce)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.conn.Write(frameOf(kindAuth, b)); err != nil {
+				t.Fatal(err)
+			}
+			rep, err := r.readReply()
+			if err == nil && rep.Status == StatusOK {
+				t.Fatalf("AUTH with %s: accepted", name)
+			}
+			if err == nil && rep.Status != StatusUnauthorized {
+				t.Fatalf("AUTH with %s: reply %+v, want status %d", name, rep, StatusUnauthorized)
+			}
+			r.expectEOF()
 		}
 	})
 
@@ -224,10 +264,12 @@ func TestReadOnly(t *testing.T) {
 // Names
 // ---------------------------------------------------------------------------
 
-// tree lists every path under dir with its size (directories -1).
-func tree(t testing.TB, dir string) map[string]int64 {
+// tree snapshots every path under dir (symlinks not followed): its type,
+// mode, size, modification time and, for files, the SHA-256 of its
+// contents, so that any write, replacement or removal shows.
+func tree(t testing.TB, dir string) map[string]string {
 	t.Helper()
-	out := map[string]int64{}
+	out := map[string]string{}
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -237,17 +279,86 @@ func tree(t testing.TB, dir string) map[string]int64 {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() {
-			out[rel] = -1
-		} else {
-			out[rel] = fi.Size()
+		desc := fmt.Sprintf("%v %d %d", fi.Mode(), fi.Size(), fi.ModTime().UnixNano())
+		switch {
+		case fi.Mode().IsRegular():
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			desc += fmt.Sprintf(" %x", sha256.Sum256(b))
+		case fi.Mode()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			desc += " -> " + target
 		}
+		out[rel] = desc
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// watchTree watches every directory under dir with inotify, for any access:
+// an open, a read, a write, a change of attributes, a creation, removal or
+// rename. stop returns the events seen, except those on the entries named
+// in ignore (directly under dir). It proves that no file outside a store is
+// read, which a snapshot of contents and times cannot.
+func watchTree(t testing.TB, dir string, ignore ...string) (stop func() []string) {
+	t.Helper()
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	if err != nil {
+		t.Fatalf("inotify_init1: %v", err)
+	}
+	var paths []string // all found first: the walk's own reads are not events
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return err
+		}
+		if rel, _ := filepath.Rel(dir, p); slices.Contains(ignore, rel) {
+			return fs.SkipDir
+		}
+		paths = append(paths, p)
+		return nil
+	})
+	dirs := map[int32]string{}
+	for _, p := range paths {
+		wd, werr := unix.InotifyAddWatch(fd, p, unix.IN_ALL_EVENTS|unix.IN_DONT_FOLLOW|unix.IN_EXCL_UNLINK)
+		if werr != nil {
+			err = errors.Join(err, fmt.Errorf("inotify_add_watch %s: %w", p, werr))
+		}
+		dirs[int32(wd)] = p
+	}
+	if err != nil {
+		unix.Close(fd)
+		t.Fatal(err)
+	}
+	return func() []string {
+		defer unix.Close(fd)
+		var events []string
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := unix.Read(fd, buf)
+			if err != nil || n <= 0 {
+				break
+			}
+			for off := 0; off+unix.SizeofInotifyEvent <= n; {
+				ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[off]))
+				name := strings.TrimRight(string(buf[off+unix.SizeofInotifyEvent:off+unix.SizeofInotifyEvent+int(ev.Len)]), "\x00")
+				off += unix.SizeofInotifyEvent + int(ev.Len)
+				p := dirs[ev.Wd]
+				if p == dir && slices.Contains(ignore, name) {
+					continue
+				}
+				events = append(events, fmt.Sprintf("%s %#x", filepath.Join(p, name), ev.Mask))
+			}
+		}
+		return events
+	}
 }
 
 // createAt writes a sealed array at a plain path.
@@ -282,6 +393,7 @@ func TestNamesCannotEscapeStore(t *testing.T) {
 	a := newArray(t, local, "ok", arrayx.Uint8, arrayx.Shape{100}, arrayx.OrderC, nil)
 	_, addr := startServer(t, remote, "tcp", Config{})
 	before := tree(t, base)
+	stopWatch := watchTree(t, base, "store")
 
 	names := []struct{ label, name string }{
 		{"dotdot", "../x"},
@@ -308,6 +420,23 @@ func TestNamesCannotEscapeStore(t *testing.T) {
 		{"temp_name", ".ok.arx.tmp-0123456789abcdef"},
 		{"partial_name", ".ok.arx.part-0123456789abcdef"},
 		{"utf8", "ünï"},
+		// Unicode and encoding tricks: characters that look like "/" or
+		// "." (fullwidth solidus and full stop, division slash, one dot
+		// leader, a dot with a combining dot above), overlong UTF-8
+		// encodings of "." and "/", an RTL override hiding the extension,
+		// percent-encoding, and a 4 KiB name.
+		{"fullwidth_solidus", "..\uff0f..\uff0fetc\uff0fpasswd"},
+		{"fullwidth_dots", "\uff0e\uff0e/x"},
+		{"division_slash", "..\u2215victim"},
+		{"one_dot_leader", "\u2024\u2024/victim"},
+		{"combining_dot", "a/.\u0307./victim"},
+		{"overlong_dot_slash", "\xc0\xae\xc0\xae\xc0\xafvictim"},
+		{"overlong_slash", "a\xc0\xafb"},
+		{"rtl_override", "x\u202excod.arx"},
+		{"percent_encoded", "%2e%2e%2fvictim"},
+		{"nul_after_dotdot", "..\x00/victim"},
+		{"tab", "a\tb"},
+		{"name_4KiB", strings.Repeat("a/", 2048)},
 	}
 	r := rawHandshake(t, addr, nil)
 	c := dial(t, addr, nil)
@@ -344,6 +473,9 @@ func TestNamesCannotEscapeStore(t *testing.T) {
 			}
 		})
 	}
+	if ev := stopWatch(); len(ev) > 0 {
+		t.Fatalf("files outside the store were accessed: %v", ev)
+	}
 	if after := tree(t, base); !mapsEqual(before, after) {
 		t.Fatalf("the file tree changed:\nbefore %v\nafter  %v", before, after)
 	}
@@ -357,7 +489,7 @@ func TestNamesCannotEscapeStore(t *testing.T) {
 	sameArray(t, a, remote, "ok")
 }
 
-func mapsEqual(a, b map[string]int64) bool {
+func mapsEqual[V comparable](a, b map[string]V) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -370,7 +502,11 @@ func mapsEqual(a, b map[string]int64) bool {
 }
 
 // TestSymlinksInStore: symlinks planted in the store directory do not lead
-// the server outside it, for reading, writing or deleting.
+// the server outside it, for reading, writing or deleting: not under array
+// names, directory names, a partial file's name (the next PUT of that very
+// array), a writer's temporary name (the cleaning at the server's start),
+// nor under the name a PUT publishes (the symlink is replaced, its target
+// untouched). inotify sees no access at all to the files outside.
 func TestSymlinksInStore(t *testing.T) {
 	base := t.TempDir()
 	storeDir, outside := filepath.Join(base, "store"), filepath.Join(base, "outside")
@@ -396,8 +532,23 @@ func TestSymlinksInStore(t *testing.T) {
 	defer remote.Close()
 	local := newStore(t)
 	a := newArray(t, local, "a", arrayx.Uint8, arrayx.Shape{100}, arrayx.OrderC, nil)
-	_, addr := startServer(t, remote, "tcp", Config{})
+	if err := os.WriteFile(filepath.Join(outside, "precious"), []byte("not an array"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(a.RawHeader())
+	for link, target := range map[string]string{
+		".planted.arx.part-" + hex.EncodeToString(sum[:8]): filepath.Join(outside, "secret.arx"),
+		".x.arx.tmp-0123456789abcdef":                      filepath.Join(outside, "precious"),
+		".y.arx.part-0123456789abcdef":                     filepath.Join(outside, "precious"),
+		"final.arx":                                        filepath.Join(outside, "precious"),
+	} {
+		if err := os.Symlink(target, filepath.Join(storeDir, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	before := tree(t, outside)
+	stopWatch := watchTree(t, outside)
+	_, addr := startServer(t, remote, "tcp", Config{PartialMaxAge: time.Nanosecond}) // cleans at start
 
 	r := rawHandshake(t, addr, nil)
 	for _, name := range []string{"link/secret", "rel/secret", "evil"} {
@@ -420,6 +571,34 @@ func TestSymlinksInStore(t *testing.T) {
 	rep := r.request(kindList, &body{})
 	if rep.Status != StatusOK || len(rep.Arrays) != 0 {
 		t.Fatalf("LIST shows arrays outside the store: %+v", rep)
+	}
+	// The partial of this very array is a symlink out: refused, not followed.
+	if rep := r.request(kindPut, &body{Name: "planted", Header: a.RawHeader()}); rep.Status == StatusOK {
+		t.Fatalf("PUT planted, whose partial file name is a symlink out of the store, accepted: %+v", rep)
+	} else {
+		t.Logf("PUT planted: %d %s", rep.Status, rep.Message)
+	}
+	// A PUT under a name that is a symlink out replaces the symlink.
+	c := dial(t, addr, nil)
+	if _, err := c.Push(context.Background(), a, "final"); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(filepath.Join(storeDir, "final.arx")); err != nil || !fi.Mode().IsRegular() {
+		t.Fatalf("final.arx after the PUT: %v, %v; want a regular file in place of the symlink", fi, err)
+	}
+	sameArray(t, a, remote, "final")
+	if err := c.Delete(context.Background(), "final"); err != nil {
+		t.Fatal(err)
+	}
+	// The cleaning at the server's start left the symlinks named like
+	// temporary files alone.
+	for _, link := range []string{".x.arx.tmp-0123456789abcdef", ".y.arx.part-0123456789abcdef"} {
+		if fi, err := os.Lstat(filepath.Join(storeDir, link)); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			t.Fatalf("%s after the server's start: %v, %v", link, fi, err)
+		}
+	}
+	if ev := stopWatch(); len(ev) > 0 {
+		t.Fatalf("files outside the store were accessed: %v", ev)
 	}
 	if after := tree(t, outside); !mapsEqual(before, after) {
 		t.Fatalf("the directory outside the store changed:\nbefore %v\nafter  %v", before, after)

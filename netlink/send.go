@@ -1,9 +1,14 @@
 package netlink
 
 import (
+	"errors"
+	"fmt"
 	"net"
 	"os"
+	"syscall"
 	"time"
+
+	"github.com/arrayx/arrayx/mmapstore"
 )
 
 // sendChunk bounds one step of the data phase: the write deadline is renewed
@@ -36,6 +41,9 @@ func sendData(conn net.Conn, f *os.File, data []byte, dataOffset, off, n int64, 
 		sent += int64(w)
 		progress(int64(w))
 		if err != nil {
+			if errors.Is(err, syscall.EFAULT) { // the kernel could not read the mapping
+				err = fmt.Errorf("%w: at data offset %d: %w", mmapstore.ErrFault, off+sent, err)
+			}
 			return sent, false, err
 		}
 	}

@@ -3,11 +3,13 @@
 package netlink
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"syscall"
 	"time"
 
+	"github.com/arrayx/arrayx/mmapstore"
 	"golang.org/x/sys/unix"
 )
 
@@ -74,8 +76,8 @@ func sendFile(conn net.Conn, f *os.File, pos, n int64, timeout time.Duration, pr
 					case err != nil:
 						serr = os.NewSyscallError("sendfile", err)
 						return true
-					case w == 0:
-						serr = os.NewSyscallError("sendfile", unix.EIO) // file shorter than its header says
+					case w == 0: // the file is shorter than its header says
+						serr = fmt.Errorf("%w: sendfile found the end of the file at offset %d", mmapstore.ErrFault, off)
 						return true
 					}
 				}

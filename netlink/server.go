@@ -38,6 +38,14 @@ type Config struct {
 	Recv RecvOptions
 	// Sync is the sync mode for arrays received by PUT (default SyncAuto).
 	Sync mmapstore.SyncMode
+	// PartialMaxAge governs the cleaning a server does when it starts
+	// serving (unless ReadOnly): it removes the temporary files that crashed
+	// writers left in the store (never a live writer's, in any process:
+	// mmapstore.Store.Clean), and the partial files of interrupted transfers
+	// last modified more than PartialMaxAge ago (default 24 h; negative keeps
+	// them all). Younger partials stay, and the next transfer of the same
+	// array resumes from them.
+	PartialMaxAge time.Duration
 	// Logger receives one line per connection and per request (default: discard).
 	Logger *slog.Logger
 }
@@ -61,8 +69,14 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.PartialMaxAge == 0 {
+		c.PartialMaxAge = DefaultPartialMaxAge
+	}
 	return c
 }
+
+// DefaultPartialMaxAge is Config.PartialMaxAge's default.
+const DefaultPartialMaxAge = 24 * time.Hour
 
 // maxMessage is the body limit for a given header limit: the header plus
 // room for the name and keys.
@@ -72,6 +86,8 @@ func maxMessage(maxHeader int) int { return maxHeader + 64<<10 }
 type Server struct {
 	store *mmapstore.Store
 	cfg   Config
+
+	cleanOnce sync.Once
 
 	mu        sync.Mutex
 	listeners map[net.Listener]bool
@@ -101,6 +117,7 @@ func (s *Server) Serve(l net.Listener) error {
 		delete(s.listeners, l)
 		s.mu.Unlock()
 	}()
+	s.cleanOnce.Do(s.clean)
 	var delay time.Duration
 	for {
 		nc, err := l.Accept()
@@ -125,6 +142,26 @@ func (s *Server) Serve(l net.Listener) error {
 			continue
 		}
 		go c.serve()
+	}
+}
+
+// clean removes what crashed writers and old interrupted transfers left in
+// the store (Config.PartialMaxAge), once, before the first connection.
+func (s *Server) clean() {
+	if s.cfg.ReadOnly {
+		return
+	}
+	opts := &mmapstore.CleanOptions{}
+	if s.cfg.PartialMaxAge > 0 {
+		opts.PartialsOlderThan = s.cfg.PartialMaxAge
+	}
+	res, err := s.store.Clean(opts)
+	if err != nil {
+		s.cfg.Logger.Warn("cleaning the store", "err", err)
+	}
+	if len(res.Removed) > 0 || res.InUse > 0 || res.Kept > 0 {
+		s.cfg.Logger.Info("cleaned the store", "removed", len(res.Removed), "bytes", res.Bytes,
+			"in_use", res.InUse, "partials_kept", res.Kept)
 	}
 }
 
@@ -343,7 +380,11 @@ func (c *serverConn) handle(kind byte, b *body) bool {
 			return c.fail(err)
 		}
 		defer a.Close()
-		return c.reply(&body{Status: StatusOK, Header: a.RawHeader()}) == nil
+		raw := a.RawHeader()
+		if raw == nil {
+			return c.fail(fmt.Errorf("%w: %s: reading its header", mmapstore.ErrFault, b.Name))
+		}
+		return c.reply(&body{Status: StatusOK, Header: raw}) == nil
 	case kindList:
 		names, err := st.List()
 		if err != nil {
@@ -386,7 +427,11 @@ func (c *serverConn) handleGet(b *body, log *slog.Logger) bool {
 	if canSendfile(c.conn) {
 		method = "sendfile"
 	}
-	if c.reply(&body{Status: StatusOK, Header: a.RawHeader(), Method: method}) != nil {
+	raw := a.RawHeader()
+	if raw == nil {
+		return c.fail(fmt.Errorf("%w: %s: reading its header", mmapstore.ErrFault, b.Name))
+	}
+	if c.reply(&body{Status: StatusOK, Header: raw, Method: method}) != nil {
 		return false
 	}
 	c.conn.SetReadDeadline(time.Now().Add(cfg.ReadTimeout))
