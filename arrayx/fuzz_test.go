@@ -146,11 +146,55 @@ func sameValue(a, b any) bool {
 			}
 		}
 		return true
+	case map[any]any:
+		// Keys compare by lookup, except NaN keys, which no lookup finds (and
+		// which reflect.DeepEqual never finds equal): their values are
+		// matched as a multiset.
+		y, ok := b.(map[any]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		var xn, yn []any
+		for k, v := range x {
+			if isNaN(k) {
+				xn = append(xn, v)
+				continue
+			}
+			w, ok := y[k]
+			if !ok || !sameValue(v, w) {
+				return false
+			}
+		}
+		for k, w := range y {
+			if isNaN(k) {
+				yn = append(yn, w)
+			}
+		}
+		if len(xn) != len(yn) {
+			return false
+		}
+		used := make([]bool, len(yn))
+	next:
+		for _, v := range xn {
+			for j, w := range yn {
+				if !used[j] && sameValue(v, w) {
+					used[j] = true
+					continue next
+				}
+			}
+			return false
+		}
+		return true
 	case time.Time:
 		y, ok := b.(time.Time)
 		return ok && x.Equal(y)
 	}
 	return reflect.DeepEqual(a, b)
+}
+
+func isNaN(k any) bool {
+	v := reflect.ValueOf(k)
+	return v.IsValid() && v.CanFloat() && math.IsNaN(v.Float())
 }
 
 func FuzzUnmarshal(f *testing.F) {
