@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -312,8 +313,40 @@ func cutPoint(a *mmapstore.Array, x int64) int64 {
 }
 
 // neverVisible polls st until stop is called, and reports whether name was
-// ever seen by Open, Stat or List.
-func neverVisible(st *mmapstore.Store, name string) (stop func() (polls int, seen string)) {
+// ever seen by Open, Stat or List, or, when httpBase is set, by an HTTP
+// server on the store (GET /v1/arrays/NAME and the list).
+// httpSees returns what an HTTP client learns of name, "" when it is absent:
+// the header URL must give 404, the data URL 404, and the list must not
+// name it.
+func httpSees(base, name string) string {
+	for _, path := range []string{"/v1/arrays/" + name, "/v1/arrays/" + name + "/data"} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			return "HTTP GET " + path + ": " + err.Error()
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			return fmt.Sprintf("HTTP GET %s: status %d", path, resp.StatusCode)
+		}
+	}
+	resp, err := http.Get(base + "/v1/arrays")
+	if err != nil {
+		return "HTTP list: " + err.Error()
+	}
+	defer resp.Body.Close()
+	var list []httpEntry
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		return "HTTP list: " + err.Error()
+	}
+	for _, e := range list {
+		if e.Name == name {
+			return "HTTP list names it"
+		}
+	}
+	return ""
+}
+
+func neverVisible(st *mmapstore.Store, name, httpBase string) (stop func() (polls int, seen string)) {
 	var (
 		quit  = make(chan struct{})
 		done  = make(chan struct{})
@@ -344,6 +377,12 @@ func neverVisible(st *mmapstore.Store, name string) (stop func() (polls int, see
 			if names, err := st.List(); err != nil || slices.Contains(names, name) {
 				first = fmt.Sprintf("List: %v %v", names, err)
 				return
+			}
+			if httpBase != "" {
+				if seen := httpSees(httpBase, name); seen != "" {
+					first = seen
+					return
+				}
 			}
 			time.Sleep(200 * time.Microsecond)
 		}
@@ -381,7 +420,7 @@ func checkResumed(t testing.TB, st Stats, h *arrayx.Header, x int64) {
 // byte, at 20 random points and 5 edge cases (before the first data byte,
 // one byte in, on either side of a block boundary, one byte short of the
 // end). Through the whole interrupted transfer no array is visible under
-// the name (Open, Stat and List polled continuously); then a push from this
+// the name (Open, Stat, List and HTTP polled continuously); then a push from this
 // process resumes from the last whole block received and verifies.
 //
 // A relay between the child and the server stops forwarding at the chosen
@@ -392,6 +431,7 @@ func TestSenderKilled(t *testing.T) {
 	local := openStoreAt(t, t.TempDir())
 	remote := openStoreAt(t, tmpfsDir(t))
 	srv, addr := startServer(t, remote, "tcp", Config{})
+	_, httpBase := serveHTTP(t, remote, Config{})
 	a := newArray(t, local, "src", arrayx.Uint8, arrayx.Shape{6*4*mib - 1000}, arrayx.OrderC, nil) // 6 blocks, the last short
 	h := a.Header()
 	bs := h.BlockSize
@@ -407,7 +447,7 @@ func TestSenderKilled(t *testing.T) {
 		name := fmt.Sprintf("k%02d", i)
 		p := newProxy(t, addr)
 		p.c2s.set(func(f *flow) { f.hold = pushDataStart(name, a.RawHeader()) + x })
-		stop := neverVisible(remote, name)
+		stop := neverVisible(remote, name, httpBase)
 		pusher := startHelper(t, "pusher", "ARX_STORE="+local.Dir(), "ARX_ADDR="+p.addr, "ARX_NAME=src", "ARX_AS="+name)
 		p.c2s.waitReached(t)
 		var part string

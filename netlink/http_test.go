@@ -69,6 +69,20 @@ func (sl *sendLog) take() []string {
 	return s
 }
 
+// await takes the sends once there are n: the hook runs after the body is
+// written, so the client may have read the response first.
+func (sl *sendLog) await(n int) []string {
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		sl.mu.Lock()
+		got := len(sl.sends)
+		sl.mu.Unlock()
+		if got >= n {
+			break
+		}
+	}
+	return sl.take()
+}
+
 type httpResult struct {
 	status int
 	header http.Header
@@ -194,7 +208,7 @@ func TestHTTPData(t *testing.T) {
 	if r.status != 200 || !bytes.Equal(r.body, a.Bytes()) {
 		t.Fatalf("data: status %d, %d bytes, want %d equal bytes", r.status, len(r.body), n)
 	}
-	if got := sl.take(); fmt.Sprint(got) != fmt.Sprintf("[sendfile %d]", n) {
+	if got := sl.await(1); fmt.Sprint(got) != fmt.Sprintf("[sendfile %d]", n) {
 		t.Errorf("sends %v, want one sendfile of %d bytes", got, n)
 	}
 	for k, want := range map[string]string{
@@ -217,7 +231,7 @@ func TestHTTPData(t *testing.T) {
 	if got := r.header.Get("X-Arrayx-Data-Offset"); got != fmt.Sprint(a.Header().DataOffset) {
 		t.Errorf("X-Arrayx-Data-Offset %q", got)
 	}
-	if got := sl.take(); fmt.Sprint(got) != fmt.Sprintf("[sendfile %d]", len(file)) {
+	if got := sl.await(1); fmt.Sprint(got) != fmt.Sprintf("[sendfile %d]", len(file)) {
 		t.Errorf("file sends %v", got)
 	}
 
@@ -226,7 +240,7 @@ func TestHTTPData(t *testing.T) {
 		r.header.Get("X-Arrayx-Order") != "F" || r.header.Get("X-Arrayx-Dtype") != "int16" {
 		t.Fatalf("small data: %d %v", r.status, r.header)
 	}
-	if got := sl.take(); fmt.Sprint(got) != "[sendfile 70]" {
+	if got := sl.await(1); fmt.Sprint(got) != "[sendfile 70]" {
 		t.Errorf("small sends %v: even a body under 512 bytes should go by sendfile", got)
 	}
 
@@ -270,7 +284,7 @@ func TestHTTPRanges(t *testing.T) {
 			if cr := fmt.Sprintf("bytes %d-%d/%d", tc.start, tc.end, len(tc.whole)); r.header.Get("Content-Range") != cr {
 				t.Errorf("Content-Range %q, want %q", r.header.Get("Content-Range"), cr)
 			}
-			if got := sl.take(); fmt.Sprint(got) != fmt.Sprintf("[sendfile %d]", len(want)) {
+			if got := sl.await(1); fmt.Sprint(got) != fmt.Sprintf("[sendfile %d]", len(want)) {
 				t.Errorf("sends %v: a range should go by sendfile too", got)
 			}
 		})
@@ -299,7 +313,7 @@ func TestHTTPRanges(t *testing.T) {
 				t.Errorf("part %q: %x, want %x", p.Header.Get("Content-Range"), got, want)
 			}
 		}
-		sl.take() // multipart bodies are assembled through a pipe: copied
+		sl.await(1) // multipart bodies are assembled through a pipe: copied
 	})
 	t.Run("if-range", func(t *testing.T) {
 		r := httpDo(t, "GET", base+"/v1/arrays/x/data", map[string]string{"Range": "bytes=0-7", "If-Range": tag})
@@ -314,7 +328,7 @@ func TestHTTPRanges(t *testing.T) {
 		if r.status != http.StatusNotModified {
 			t.Errorf("If-None-Match: status %d", r.status)
 		}
-		sl.take()
+		sl.await(2)
 	})
 }
 

@@ -1,6 +1,7 @@
 package netlink
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -159,10 +160,14 @@ func (l *httpListener) Accept() (net.Conn, error) {
 	}
 }
 
-// refuseHTTP answers a connection over the cap without reading its request.
+// refuseHTTP answers a connection over the cap with a 503. It reads the
+// request's head first (briefly, and bounded): a response that arrives before
+// the request confuses clients, which take it for a stray reply on an idle
+// connection.
 func refuseHTTP(c net.Conn) {
 	defer c.Close()
-	c.SetWriteDeadline(time.Now().Add(time.Second))
+	c.SetDeadline(time.Now().Add(time.Second))
+	http.ReadRequest(bufio.NewReader(io.LimitReader(c, 64<<10)))
 	const body = `{"error":"netlink: server unavailable: connection limit reached","status":503}` + "\n"
 	fmt.Fprintf(c, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"+
 		"Content-Length: %d\r\nConnection: close\r\nRetry-After: 1\r\n\r\n%s", len(body), body)
