@@ -24,6 +24,7 @@ type serveCmd struct {
 	maxConns  int
 	logFormat string
 	grace     time.Duration
+	partials  time.Duration
 	netFlags
 }
 
@@ -40,6 +41,8 @@ func (c *serveCmd) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.maxConns, "max-conns", 256, "most simultaneous connections")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format on stderr: text or json")
 	fs.DurationVar(&c.grace, "grace", 30*time.Second, "on SIGINT/SIGTERM, how long transfers in progress may take to finish")
+	fs.DurationVar(&c.partials, "partial-max-age", netlink.DefaultPartialMaxAge,
+		"at start, remove interrupted transfers' partial files older than this (negative: keep them all; 0: 24h)")
 	c.netFlags.addFlags(fs)
 	c.netFlags.addSyncFlag(fs)
 }
@@ -48,7 +51,7 @@ func (c *serveCmd) run(ctx context.Context, e *env, args []string) error {
 	if len(args) != 0 {
 		return usagef("takes no arguments, got %q", args)
 	}
-	cfg := netlink.Config{ReadOnly: c.readOnly, MaxConns: c.maxConns, Sync: c.syncMode()}
+	cfg := netlink.Config{ReadOnly: c.readOnly, MaxConns: c.maxConns, Sync: c.syncMode(), PartialMaxAge: c.partials}
 	if c.maxConns < 1 {
 		return usagef("--max-conns %d: want at least 1", c.maxConns)
 	}
