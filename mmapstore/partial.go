@@ -250,10 +250,6 @@ func (p *Partial) Complete() (*Array, error) {
 			return nil, fmt.Errorf("mmapstore: complete %s: fsync: %w", p.display, err)
 		}
 	}
-	if err := p.mm.Unmap(); err != nil {
-		return nil, fmt.Errorf("mmapstore: complete %s: %w", p.display, err)
-	}
-	p.mm = nil
 	mm, err := mmap.MapRegion(p.f, int(p.h.FileSize()), mmap.RDONLY, 0, 0)
 	if err != nil {
 		return nil, fmt.Errorf("mmapstore: complete %s: mmap: %w", p.display, err)
@@ -262,6 +258,12 @@ func (p *Partial) Complete() (*Array, error) {
 		mm.Unmap()
 		return nil, fmt.Errorf("mmapstore: complete %s: %w", p.display, err)
 	}
+	// Tearing down the writable mapping's page tables takes about 80 ms per
+	// GiB here, and nothing needs to wait for it: the data is in the file,
+	// published. Unmap it in the background, off the transfer's reply.
+	rw := p.mm
+	p.mm = nil
+	go rw.Unmap()
 	if p.sync {
 		if err := syncDir(p.fsys, p.name); err != nil {
 			mm.Unmap()
