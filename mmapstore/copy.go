@@ -41,21 +41,14 @@ type CopyStats struct {
 // checksum error naming the block, and nothing is visible under name until
 // the copy is whole and verified.
 func (s *Store) Copy(src *Array, name string, opts *CopyOptions) (*Array, CopyStats, error) {
-	file, err := s.file(name)
-	if err != nil {
-		return nil, CopyStats{}, err
-	}
-	o := CopyOptions{Sync: s.opts.Sync}
+	var o CopyOptions
 	if opts != nil {
 		o = *opts
-		if o.Sync == SyncAuto {
-			o.Sync = s.opts.Sync
-		}
 	}
-	if dir := filepath.Dir(file); dir != "." {
-		if err := s.root.MkdirAll(dir, 0o755); err != nil {
-			return nil, CopyStats{}, fmt.Errorf("mmapstore: copy to %s: %w", name, err)
-		}
+	o.Sync = s.syncMode(o.Sync)
+	file, err := s.newFile(name)
+	if err != nil {
+		return nil, CopyStats{}, err
 	}
 	return copyIn(s.root, file, name, src, &o)
 }

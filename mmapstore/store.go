@@ -84,23 +84,39 @@ func (s *Store) file(name string) (string, error) {
 // Create starts a new array that Seal publishes under name, replacing any
 // array of that name. opts may be nil; its Sync defaults to the store's.
 func (s *Store) Create(name string, dt arrayx.DType, shape arrayx.Shape, order arrayx.Order, opts *CreateOptions) (*Writer, error) {
-	file, err := s.file(name)
+	var o CreateOptions
+	if opts != nil {
+		o = *opts
+	}
+	o.Sync = s.syncMode(o.Sync)
+	file, err := s.newFile(name)
 	if err != nil {
 		return nil, err
 	}
-	o := CreateOptions{Sync: s.opts.Sync}
-	if opts != nil {
-		o = *opts
-		if o.Sync == SyncAuto {
-			o.Sync = s.opts.Sync
-		}
+	return createIn(s.root, file, name, dt, shape, order, &o)
+}
+
+// newFile validates name and makes the directories its file goes in.
+// Its errors name the array.
+func (s *Store) newFile(name string) (string, error) {
+	file, err := s.file(name)
+	if err != nil {
+		return "", err
 	}
 	if dir := filepath.Dir(file); dir != "." {
 		if err := s.root.MkdirAll(dir, 0o755); err != nil {
-			return nil, fmt.Errorf("mmapstore: create %s: %w", name, err)
+			return "", fmt.Errorf("mmapstore: %s: %w", name, err)
 		}
 	}
-	return createIn(s.root, file, name, dt, shape, order, &o)
+	return file, nil
+}
+
+// syncMode is the mode an operation asked for, or the store's for SyncAuto.
+func (s *Store) syncMode(m SyncMode) SyncMode {
+	if m == SyncAuto {
+		return s.opts.Sync
+	}
+	return m
 }
 
 // Open maps the named sealed array read-only. A missing array gives an
