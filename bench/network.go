@@ -126,15 +126,11 @@ func arrayxPush(c *child) error {
 // (explicit offsets, 64 MiB calls through the runtime poller), with no
 // protocol around it.
 func ceilingSend(c *child) error {
-	f, err := os.Open(c.ArxPath)
+	f, conn, err := openAndDial(c)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	conn, err := net.Dial("tcp", c.Addr)
-	if err != nil {
-		return err
-	}
 	defer conn.Close()
 	c.begin()
 	if err := sendfile(conn.(*net.TCPConn), f, c.DataOffset, c.NBytes); err != nil {
@@ -145,6 +141,21 @@ func ceilingSend(c *child) error {
 	c.rep.Method = "sendfile"
 	c.rep.Verified = "the receiver checks values"
 	return err
+}
+
+// openAndDial opens the source array's file and connects to the receiver,
+// the two things every plain sender does first.
+func openAndDial(c *child) (*os.File, net.Conn, error) {
+	f, err := os.Open(c.ArxPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	conn, err := net.Dial("tcp", c.Addr)
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, conn, nil
 }
 
 // sendfile sends n bytes of f from offset off to conn.
@@ -241,15 +252,11 @@ func discardRecv(c *child) error {
 // rwSend is the plain loop: read(2) 1 MiB from the file, write(2) it to the
 // socket. (Not io.Copy, which would take sendfile.)
 func rwSend(c *child) error {
-	f, err := os.Open(c.ArxPath)
+	f, conn, err := openAndDial(c)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	conn, err := net.Dial("tcp", c.Addr)
-	if err != nil {
-		return err
-	}
 	defer conn.Close()
 	buf := make([]byte, bufSize)
 	c.begin()

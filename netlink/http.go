@@ -230,10 +230,6 @@ func (s *HTTPServer) body(whole bool) http.HandlerFunc {
 			sec.base, sec.size = 0, h.FileSize()
 			w.Header().Set("X-Arrayx-Data-Offset", strconv.FormatInt(h.DataOffset, 10))
 		}
-		if _, err := sec.Seek(0, 0); err != nil {
-			s.fail(w, http.StatusInternalServerError, err)
-			return
-		}
 		hd := w.Header()
 		hd.Set("Content-Type", "application/octet-stream")
 		hd.Set("ETag", etag(a))
