@@ -20,7 +20,9 @@
 // in a file NAME.arx. Every file operation goes through an os.Root, so names,
 // ".." and symlinks cannot reach outside the directory. The default store is
 // $ARRAYX_STORE, else /dev/shm/arrayx on Linux, else a directory under
-// os.TempDir().
+// os.TempDir(). /dev/shm is writable by every user, so OpenStore refuses the
+// implicit /dev/shm/arrayx (ErrNotPrivate) unless it is a directory owned by
+// this user and writable by no one else.
 //
 // # Caveats
 //

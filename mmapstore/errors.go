@@ -27,6 +27,11 @@ var (
 	// ErrBusy means another transfer of the same array is in progress.
 	ErrBusy = errors.New("mmapstore: a transfer of this array is already in progress")
 
+	// ErrNotPrivate means the default store directory (/dev/shm/arrayx) is
+	// not this user's alone: owned by another user, writable by others, or
+	// a symlink. Anyone who can write it could plant or replace arrays.
+	ErrNotPrivate = errors.New("mmapstore: the default store directory is not private to this user")
+
 	// ErrRange means a byte range lies outside the array's data.
 	ErrRange = errors.New("mmapstore: byte range outside the array")
 )

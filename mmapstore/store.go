@@ -19,7 +19,8 @@ const EnvStore = "ARRAYX_STORE"
 
 // DefaultDir returns the default store directory: $ARRAYX_STORE if set, else
 // /dev/shm/arrayx on Linux where /dev/shm exists (memory-backed, so local
-// handoff never touches a disk), else os.TempDir()/arrayx.
+// handoff never touches a disk), else os.TempDir()/arrayx. OpenStore checks
+// that an implicit /dev/shm/arrayx is this user's alone (ErrNotPrivate).
 func DefaultDir() string {
 	if d := os.Getenv(EnvStore); d != "" {
 		return d
@@ -57,7 +58,24 @@ func OpenStore(dir string, opts *Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mmapstore: store %s: %w", dir, err)
 	}
+	if implicitDefault(dir) {
+		if err := checkPrivate(dir, root); err != nil {
+			root.Close()
+			return nil, err
+		}
+	}
 	return &Store{dir: dir, root: root, opts: *opts}, nil
+}
+
+// implicitDefault says whether dir is the platform's shared default
+// (/dev/shm/arrayx), reached without $ARRAYX_STORE. That directory sits at a
+// fixed name in a world-writable place, so another user could create it
+// first; a store there must be checked to be this user's own. Setting
+// $ARRAYX_STORE, even to the same path, is a deliberate choice and skips
+// the check (a group may share a store on purpose).
+func implicitDefault(dir string) bool {
+	d := platformDefaultDir()
+	return d != "" && filepath.Clean(dir) == d && os.Getenv(EnvStore) == ""
 }
 
 // Dir returns the store's directory.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -89,4 +90,31 @@ func Prefault(b []byte) bool {
 		return true
 	}
 	return unix.Madvise(b, unix.MADV_POPULATE_WRITE) == nil
+}
+
+// checkPrivate refuses a store directory that is a symlink, is owned by
+// another user, or is writable by group or others. The owner and mode are
+// those of the directory root holds open, not of whatever the name points
+// to by now.
+func checkPrivate(dir string, root *os.Root) error {
+	if fi, err := os.Lstat(dir); err != nil {
+		return fmt.Errorf("mmapstore: store %s: %w", dir, err)
+	} else if fi.Mode()&os.ModeSymlink != 0 {
+		return fmt.Errorf("%w: %s is a symlink (set %s to choose a store)", ErrNotPrivate, dir, EnvStore)
+	}
+	fi, err := root.Stat(".")
+	if err != nil {
+		return fmt.Errorf("mmapstore: store %s: %w", dir, err)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nil
+	}
+	if uid := os.Geteuid(); int(st.Uid) != uid {
+		return fmt.Errorf("%w: %s belongs to uid %d, not to uid %d (set %s to choose a store)", ErrNotPrivate, dir, st.Uid, uid, EnvStore)
+	}
+	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
+		return fmt.Errorf("%w: %s has mode %v, writable by others (chmod go-w it, or set %s)", ErrNotPrivate, dir, perm, EnvStore)
+	}
+	return nil
 }

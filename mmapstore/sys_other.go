@@ -24,3 +24,7 @@ func freeSpace(*os.File) (int64, bool) { return 0, false }
 
 // Prefault is unsupported here; it reports false.
 func Prefault([]byte) bool { return false }
+
+// checkPrivate: the default store elsewhere is under os.TempDir(), which is
+// per-user on macOS and Windows; no check is made.
+func checkPrivate(string, *os.Root) error { return nil }
