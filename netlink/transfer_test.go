@@ -891,7 +891,7 @@ func TestPushLargerThan2GiB(t *testing.T) {
 	calls, total, maxN := counter.snapshot()
 	t.Logf("sendfile: %d calls, %d bytes, largest call %d bytes", calls, total, maxN)
 	if st.Bytes != n || !st.ZeroCopy {
-		t.Fatalf("stats %+v, want %d bytes by sendfile", st, n)
+		t.Fatalf("stats %+v, want %d bytes by sendfile", st, int64(n))
 	}
 	if total != n || total <= math.MaxInt32 || calls < 2 {
 		t.Fatalf("sendfile saw %d calls, %d bytes; want several calls summing to %d (> 2^31-1)", calls, total, int64(n))

@@ -874,7 +874,7 @@ func TestMalformed(t *testing.T) {
 		{"data offset inside the header", file(good.set("attrs", omap{{"big", big}})), "data_offset: 4096 is inside the"},
 		{"block size not a power of two", file(good.set("block_size", 100000)), "block_size: 100000 is not a power of two"},
 		{"block size too small", file(good.set("block_size", 32768)), "block_size: 32768"},
-		{"block size too large", file(good.set("block_size", 1<<31)), "block_size: 2147483648"},
+		{"block size too large", file(good.set("block_size", int64(1)<<31)), "block_size: 2147483648"},
 		{"CRC table too long", file(good.set("crc32c", make([]byte, 8))), "crc32c: 2 checksums for 1 blocks"},
 		{"CRC table torn", file(good.set("crc32c", make([]byte, 5))), "not a whole number"},
 		{"CRC table not binary", file(good.set("crc32c", "abcd")), "crc32c: not binary"},
