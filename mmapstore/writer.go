@@ -125,7 +125,8 @@ func (w *Writer) Bytes() []byte {
 // offsets from Header().DataOffset). Writes through it are visible through
 // Bytes, and so to Seal's checksums: the mapping is shared and Linux (like
 // macOS and Windows for local files) keeps one page cache for both. Write
-// only within the data region; do not close, truncate or seek it.
+// only within the data region; do not close or truncate it (its file
+// offset is not used, so sendfile(2) into it is fine).
 func (w *Writer) File() *os.File { return w.f }
 
 // Seal computes the block CRCs (on all cores), rewrites the header in place,

@@ -3,6 +3,7 @@
 package npy
 
 import (
+	"io"
 	"os"
 	"sync"
 
@@ -80,6 +81,62 @@ func copyFileRange(dst *os.File, dstOff int64, src *os.File, srcOff, n int64) (i
 					return // the portable path takes over
 				default:
 					cerr = os.NewSyscallError("copy_file_range", err)
+					return
+				}
+			}
+		})
+		if err != nil && cerr == nil {
+			cerr = err
+		}
+	})
+	if err != nil && cerr == nil {
+		cerr = err
+	}
+	return done, cerr
+}
+
+// sendFileRange copies n bytes from src at srcOff to dst at dstOff with
+// sendfile(2): in the kernel too, and allowed between filesystems, where
+// copy_file_range gives EXDEV (a .npy on disk imported into a store on
+// tmpfs). sendfile writes at dst's file offset, so that is set first; the
+// destination is a writer's or a temporary file, whose offset nothing else
+// uses. Like copyFileRange, it returns fewer than n bytes with a nil error
+// when the kernel path stops being available.
+func sendFileRange(dst *os.File, dstOff int64, src *os.File, srcOff, n int64) (int64, error) {
+	if n == 0 {
+		return 0, nil
+	}
+	if _, err := dst.Seek(dstOff, io.SeekStart); err != nil {
+		return 0, nil
+	}
+	rc, err := src.SyscallConn()
+	if err != nil {
+		return 0, nil
+	}
+	wc, err := dst.SyscallConn()
+	if err != nil {
+		return 0, nil
+	}
+	var done int64
+	var cerr error
+	err = rc.Control(func(rfd uintptr) {
+		err := wc.Control(func(wfd uintptr) {
+			for done < n {
+				roff := srcOff + done
+				c, err := unix.Sendfile(int(wfd), int(rfd), &roff, int(min(n-done, maxCopyRound)))
+				if c > 0 {
+					done += int64(c)
+				}
+				switch err {
+				case nil:
+					if c == 0 {
+						return // the source ended early: the caller's path tells why
+					}
+				case unix.EINTR, unix.EAGAIN:
+				case unix.EINVAL, unix.ENOSYS, unix.EOPNOTSUPP, unix.EPERM, unix.EIO, unix.EBADF:
+					return
+				default:
+					cerr = os.NewSyscallError("sendfile", err)
 					return
 				}
 			}

@@ -3,11 +3,11 @@
 // Import reads a .npy file into a new array of an mmapstore.Store; Export
 // writes an array as a .npy file that numpy.load reads back with the same
 // dtype, shape, fortran_order and values. Both move the data region from
-// file to file with copy_file_range(2) on Linux, so the kernel copies (or,
-// on filesystems that can, shares extents) and no byte passes through user
-// space; where the kernel cannot (other filesystems, other systems) they
-// fall back to one copy between the file and the array's mapping. Stats
-// reports which method ran.
+// file to file in the kernel on Linux: copy_file_range(2) within a
+// filesystem (which may share extents), sendfile(2) between filesystems (a
+// .npy on disk and a store on tmpfs), so no byte passes through user space.
+// Where neither works (other systems) they fall back to one copy between
+// the file and the array's mapping. Stats reports which method ran.
 //
 // ReadHeader, ParseHeader and MarshalHeader work on the header alone.
 //

@@ -79,6 +79,23 @@ func newStore(tb testing.TB) (*mmapstore.Store, string) {
 	return st, dir
 }
 
+// shmStore opens a store on /dev/shm, a tmpfs: another filesystem than the
+// test's temporary directory, where copy_file_range cannot reach.
+func shmStore(tb testing.TB) *mmapstore.Store {
+	tb.Helper()
+	dir, err := os.MkdirTemp("/dev/shm", "npy-test-")
+	if err != nil {
+		tb.Fatalf("a store on /dev/shm: %v", err)
+	}
+	tb.Cleanup(func() { os.RemoveAll(dir) })
+	st, err := mmapstore.OpenStore(dir, &mmapstore.Options{Sync: mmapstore.SyncNever})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	return st
+}
+
 // assertStoreEmpty checks that the store lists nothing and that its
 // directory holds no file at all, temporary ones included.
 func assertStoreEmpty(tb testing.TB, st *mmapstore.Store) {

@@ -124,23 +124,28 @@ func TestImportPaths(t *testing.T) {
 		binary.LittleEndian.PutUint64(le[8*i:], v)
 		binary.BigEndian.PutUint64(be[8*i:], v)
 	}
-	kernel := MethodCopyFileRange
+	kernel, crossFS := MethodCopyFileRange, MethodSendfile
 	if runtime.GOOS != "linux" {
-		kernel = MethodReadWrite
+		kernel, crossFS = MethodReadWrite, MethodReadWrite
 	}
 	tests := []struct {
 		name, descr string
 		data        []byte
 		kernelCopy  bool
+		shm         bool // the store on /dev/shm, the .npy on the test's disk
 		method      string
 	}{
-		{"kernel", "'<f8'", le, true, kernel},
-		{"portable", "'<f8'", le, false, MethodReadWrite},
-		{"byteswap", "'>f8'", be, true, MethodByteSwap},
+		{"kernel", "'<f8'", le, true, false, kernel},
+		{"kernel across filesystems", "'<f8'", le, true, true, crossFS},
+		{"portable", "'<f8'", le, false, false, MethodReadWrite},
+		{"byteswap", "'>f8'", be, true, false, MethodByteSwap},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			st, _ := newStore(t)
+			if tt.shm {
+				st = shmStore(t)
+			}
 			path := filepath.Join(t.TempDir(), "x.npy")
 			if err := os.WriteFile(path, npyFile(1, dict(tt.descr, "False", "(300000,)"), tt.data), 0o644); err != nil {
 				t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/bits"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -18,6 +19,9 @@ const (
 	// array's mapping on import and writes from the array's mapping on
 	// export. One copy, no intermediate buffer.
 	MethodReadWrite = "read/write"
+	// MethodSendfile: sendfile(2) between the two files, where
+	// copy_file_range cannot cross filesystems; also a copy in the kernel.
+	MethodSendfile = "sendfile"
 	// MethodByteSwap: a big-endian .npy read into the mapping and converted
 	// to little-endian in place, a chunk at a time.
 	MethodByteSwap = "byteswap"
@@ -28,7 +32,7 @@ const (
 // Stats describes one Import or Export.
 type Stats struct {
 	Bytes    int64         // data bytes moved
-	Method   string        // how (the Method constants; "copy_file_range+read/write" if the kernel path stopped midway)
+	Method   string        // how: the Method constants, joined by "+" when one path took over from another midway
 	Duration time.Duration // the whole operation, checksums and fsync included
 }
 
@@ -60,24 +64,33 @@ func moveData(dst *os.File, dstOff int64, src *os.File, srcOff, n int64, rest fu
 	if n == 0 {
 		return reportCopy(MethodNone, 0), nil
 	}
+	var methods []string
 	var done int64
 	if kernelCopy {
-		var err error
-		if done, err = copyFileRange(dst, dstOff, src, srcOff, n); err != nil {
-			return "", err
+		for _, m := range []struct {
+			name string
+			copy func(dst *os.File, dstOff int64, src *os.File, srcOff, n int64) (int64, error)
+		}{{MethodCopyFileRange, copyFileRange}, {MethodSendfile, sendFileRange}} {
+			c, err := m.copy(dst, dstOff+done, src, srcOff+done, n-done)
+			if err != nil {
+				return "", err
+			}
+			if c > 0 {
+				methods = append(methods, m.name)
+				done += c
+			}
+			if done == n {
+				break
+			}
 		}
 	}
-	method := MethodCopyFileRange
 	if done < n {
 		if err := rest(done); err != nil {
 			return "", err
 		}
-		method = MethodReadWrite
-		if done > 0 {
-			method = MethodCopyFileRange + "+" + MethodReadWrite
-		}
+		methods = append(methods, MethodReadWrite)
 	}
-	return reportCopy(method, n), nil
+	return reportCopy(strings.Join(methods, "+"), n), nil
 }
 
 func reportCopy(method string, n int64) string {
