@@ -199,7 +199,11 @@ func (s *HTTPServer) header(w http.ResponseWriter, r *http.Request) {
 	}
 	defer a.Close()
 	h, name := a.Header(), r.PathValue("name")
-	tag := etag(a)
+	tag, err := etag(a)
+	if err != nil {
+		s.fail(w, http.StatusInternalServerError, err)
+		return
+	}
 	w.Header().Set("ETag", tag)
 	w.Header().Set("Cache-Control", "no-cache")
 	if r.Header.Get("If-None-Match") == tag {
@@ -225,6 +229,11 @@ func (s *HTTPServer) body(whole bool) http.HandlerFunc {
 		}
 		defer a.Close()
 		h := a.Header()
+		tag, err := etag(a)
+		if err != nil {
+			s.fail(w, http.StatusInternalServerError, err)
+			return
+		}
 		sec := &fileSection{f: a.File(), base: h.DataOffset, size: h.NBytes}
 		if whole {
 			sec.base, sec.size = 0, h.FileSize()
@@ -232,7 +241,7 @@ func (s *HTTPServer) body(whole bool) http.HandlerFunc {
 		}
 		hd := w.Header()
 		hd.Set("Content-Type", "application/octet-stream")
-		hd.Set("ETag", etag(a))
+		hd.Set("ETag", tag)
 		hd.Set("Cache-Control", "no-cache")
 		hd.Set("X-Arrayx-Dtype", h.DType.String())
 		hd.Set("X-Arrayx-Shape", formatShape(h.Shape))
@@ -294,10 +303,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // etag identifies an array's content by its raw header, which holds the
 // dtype, shape, attrs and the CRC of every block: a sealed array that
-// changes gets a new header, and with it a new tag.
-func etag(a *mmapstore.Array) string {
-	sum := sha256.Sum256(a.RawHeader())
-	return `"` + hex.EncodeToString(sum[:16]) + `"`
+// changes gets a new header, and with it a new tag. The header is unreadable
+// only when the file was truncated behind the store's back.
+func etag(a *mmapstore.Array) (string, error) {
+	raw := a.RawHeader()
+	if raw == nil {
+		return "", fmt.Errorf("%w: %s: reading its header", mmapstore.ErrFault, a.Path())
+	}
+	sum := sha256.Sum256(raw)
+	return `"` + hex.EncodeToString(sum[:16]) + `"`, nil
 }
 
 // formatShape writes a shape as comma-separated sizes; a 0-d shape is "".

@@ -530,3 +530,27 @@ func TestHTTPTimeouts(t *testing.T) {
 		}
 	})
 }
+
+// A file truncated behind the store's back is an error reply, not a crash
+// or a short body, and the server goes on serving.
+func TestHTTPTruncatedFile(t *testing.T) {
+	st := newStore(t)
+	newArray(t, st, "x", arrayx.Uint8, arrayx.Shape{1 << 20}, arrayx.OrderC, nil)
+	newArray(t, st, "ok", arrayx.Uint8, arrayx.Shape{10}, arrayx.OrderC, nil)
+	_, base := serveHTTP(t, st, Config{})
+	p, _ := st.Path("x")
+	for _, size := range []int64{5000, 100, 0} {
+		if err := os.Truncate(p, size); err != nil {
+			t.Fatal(err)
+		}
+		for _, path := range []string{"/v1/arrays/x", "/v1/arrays/x/data", "/v1/arrays/x/file"} {
+			r := httpDo(t, "GET", base+path, nil)
+			if msg := jsonError(t, r, http.StatusInternalServerError); !strings.Contains(msg, "x") {
+				t.Errorf("truncated to %d, %s: %q", size, path, msg)
+			}
+		}
+		if r := httpDo(t, "GET", base+"/v1/arrays/ok/data", nil); r.status != 200 || len(r.body) != 10 {
+			t.Errorf("after a truncated array: %d, %d bytes", r.status, len(r.body))
+		}
+	}
+}
