@@ -46,11 +46,13 @@ func (s *Store) Copy(src *Array, name string, opts *CopyOptions) (*Array, CopySt
 		o = *opts
 	}
 	o.Sync = s.syncMode(o.Sync)
-	file, err := s.newFile(name)
-	if err != nil {
-		return nil, CopyStats{}, err
-	}
-	return copyIn(s.root, file, name, src, &o)
+	var a *Array
+	var st CopyStats
+	err := s.retryVanished(name, func(file string) (err error) {
+		a, st, err = copyIn(s.root, file, name, src, &o)
+		return err
+	})
+	return a, st, err
 }
 
 // CopyTo is Copy to a file path outside any store.

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -33,6 +34,7 @@ type ReceiveOptions struct {
 // Close and process crashes, and are found again by the next Receive of the
 // same name and header.
 type Partial struct {
+	prune         func(file string) // removes directories Discard left empty
 	fsys          dirFS
 	file, name    string // partial and final names within fsys
 	display       string
@@ -79,12 +81,17 @@ func (s *Store) Receive(name string, header []byte, opts *ReceiveOptions) (*Part
 		fsys: s.root, name: file, display: name, header: header, h: h,
 		file: dir + tempPrefix + base + partialSuffix + hex.EncodeToString(sum[:8]),
 	}
-	if d := filepath.Dir(file); d != "." {
-		if err := s.root.MkdirAll(d, 0o755); err != nil {
-			return nil, fmt.Errorf("mmapstore: receive %s: %w", name, err)
+	for attempt := 1; ; attempt++ {
+		d := filepath.Dir(file)
+		err := s.mkdirs(d)
+		if err == nil {
+			if err = p.open(); err == nil {
+				break
+			}
 		}
-	}
-	if err := p.open(); err != nil {
+		if p.f == nil && d != "." && attempt < maxVanished && errors.Is(err, fs.ErrNotExist) {
+			continue // a concurrent Remove pruned the directory just made
+		}
 		err = fmt.Errorf("mmapstore: receive %s: %w", name, err)
 		if p.fresh && p.f != nil {
 			// Nothing worth resuming: leave nothing behind (removed while
@@ -93,8 +100,11 @@ func (s *Store) Receive(name string, header []byte, opts *ReceiveOptions) (*Part
 				err = errors.Join(err, rerr)
 			}
 		}
-		return nil, errors.Join(err, p.Close())
+		cerr := p.Close()
+		s.pruneDirs(file) // the refusal leaves no empty directory either
+		return nil, errors.Join(err, cerr)
 	}
+	p.prune = s.pruneDirs
 	mode := opts.Sync
 	if mode == SyncAuto {
 		mode = s.opts.Sync
@@ -297,7 +307,11 @@ func (p *Partial) Discard() error {
 	if rerr := p.fsys.Remove(p.file); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 		err = rerr
 	}
-	return errors.Join(err, p.Close())
+	err = errors.Join(err, p.Close())
+	if p.prune != nil {
+		p.prune(p.file)
+	}
+	return err
 }
 
 var _ arrayx.Array = (*Partial)(nil)

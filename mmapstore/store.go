@@ -107,11 +107,49 @@ func (s *Store) Create(name string, dt arrayx.DType, shape arrayx.Shape, order a
 		o = *opts
 	}
 	o.Sync = s.syncMode(o.Sync)
-	file, err := s.newFile(name)
+	var w *Writer
+	err := s.retryVanished(name, func(file string) (err error) {
+		w, err = createIn(s.root, file, name, dt, shape, order, &o)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	return createIn(s.root, file, name, dt, shape, order, &o)
+	w.prune = s.pruneDirs
+	return w, nil
+}
+
+// maxVanished bounds the attempts of retryVanished: each failed one means
+// another goroutine or process removed the directory in that instant.
+const maxVanished = 16
+
+// retryVanished makes name's directories and runs create with its file. A
+// concurrent Remove may prune the directories it just made (pruneDirs)
+// before create puts a file in them; then it makes them again and retries.
+func (s *Store) retryVanished(name string, create func(file string) error) error {
+	for attempt := 1; ; attempt++ {
+		file, err := s.newFile(name)
+		if err == nil {
+			err = create(file)
+		}
+		if attempt < maxVanished && strings.Contains(name, "/") && errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		return err
+	}
+}
+
+// pruneDirs removes the directories of file that are now empty, innermost
+// first, up to the store's own directory: a Remove or Abort leaves no empty
+// directories behind. An entry in a directory (a writer's temporary file
+// included) keeps it, and only directories are removed: never a symlink or
+// a file planted where a directory was expected.
+func (s *Store) pruneDirs(file string) {
+	for dir := filepath.Dir(file); dir != "."; dir = filepath.Dir(dir) {
+		if removeEmptyDir(s.root, dir) != nil {
+			return
+		}
+	}
 }
 
 // newFile validates name and makes the directories its file goes in.
@@ -121,12 +159,26 @@ func (s *Store) newFile(name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if dir := filepath.Dir(file); dir != "." {
-		if err := s.root.MkdirAll(dir, 0o755); err != nil {
-			return "", fmt.Errorf("mmapstore: %s: %w", name, err)
-		}
+	if err := s.mkdirs(filepath.Dir(file)); err != nil {
+		return "", fmt.Errorf("mmapstore: %s: %w", name, err)
 	}
 	return file, nil
+}
+
+// mkdirs makes dir and its parents in the store. os.Root.MkdirAll gives
+// EEXIST when another goroutine or process makes one of the directories at
+// the same moment, and ENOENT when a concurrent Remove prunes a parent it
+// just made; both mean "try again".
+func (s *Store) mkdirs(dir string) error {
+	if dir == "." {
+		return nil
+	}
+	for attempt := 1; ; attempt++ {
+		err := s.root.MkdirAll(dir, 0o755)
+		if err == nil || attempt == maxVanished || !errors.Is(err, fs.ErrExist) && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
 }
 
 // syncMode is the mode an operation asked for, or the store's for SyncAuto.
@@ -171,6 +223,7 @@ func (s *Store) Remove(name string) error {
 	if err := s.root.Remove(file); err != nil {
 		return fmt.Errorf("mmapstore: remove %s: %w", name, err)
 	}
+	s.pruneDirs(file)
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -117,4 +118,29 @@ func checkPrivate(dir string, root *os.Root) error {
 		return fmt.Errorf("%w: %s has mode %v, writable by others (chmod go-w it, or set %s)", ErrNotPrivate, dir, perm, EnvStore)
 	}
 	return nil
+}
+
+// removeEmptyDir removes dir, inside root, if it is an empty directory:
+// unlinkat with AT_REMOVEDIR refuses symlinks and files (ENOTDIR) and
+// directories with entries (ENOTEMPTY) in the same system call, so nothing
+// can be swapped in between a check and the removal.
+func removeEmptyDir(root *os.Root, dir string) error {
+	parent, base := filepath.Split(dir)
+	if parent == "" {
+		parent = "."
+	}
+	d, err := root.Open(parent)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	rc, err := d.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var uerr error
+	if err := rc.Control(func(fd uintptr) { uerr = unix.Unlinkat(int(fd), base, unix.AT_REMOVEDIR) }); err != nil {
+		return err
+	}
+	return uerr
 }

@@ -2,7 +2,10 @@
 
 package mmapstore
 
-import "os"
+import (
+	"fmt"
+	"os"
+)
 
 // preallocate sizes the file; without fallocate the space is not reserved, so
 // a full disk shows up while filling the mapping instead of here.
@@ -28,3 +31,18 @@ func Prefault([]byte) bool { return false }
 // checkPrivate: the default store elsewhere is under os.TempDir(), which is
 // per-user on macOS and Windows; no check is made.
 func checkPrivate(string, *os.Root) error { return nil }
+
+// removeEmptyDir removes dir, inside root, if it is an empty directory and
+// not a symlink or file. (Check then remove: without unlinkat here, a
+// directory swapped for an empty one in between could go; both are inside
+// the store.)
+func removeEmptyDir(root *os.Root, dir string) error {
+	fi, err := root.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("mmapstore: %s is not a directory", dir)
+	}
+	return root.Remove(dir)
+}

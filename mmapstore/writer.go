@@ -50,6 +50,9 @@ type Writer struct {
 	h  *arrayx.Header
 	f  *os.File
 	mm mmap.MMap
+
+	// prune, for writers of a Store, removes directories Abort left empty.
+	prune func(file string)
 }
 
 // Create makes a writer for a new array that Seal will publish at path. The
@@ -210,6 +213,8 @@ func (w *Writer) Abort() error {
 		w.f = nil
 		if err := w.fsys.Remove(w.tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
+		} else if w.prune != nil {
+			w.prune(w.tmp)
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
