@@ -167,8 +167,9 @@ func (s *Store) newFile(name string) (string, error) {
 
 // mkdirs makes dir and its parents in the store. os.Root.MkdirAll gives
 // EEXIST when another goroutine or process makes one of the directories at
-// the same moment, and ENOENT when a concurrent Remove prunes a parent it
-// just made; both mean "try again".
+// the same moment (seen with Go 1.26; compare golang.org/issue/75114), and
+// ENOENT when a concurrent Remove prunes a parent it just made; both mean
+// "try again".
 func (s *Store) mkdirs(dir string) error {
 	if dir == "." {
 		return nil
