@@ -199,6 +199,7 @@ func (s *Store) cleanFile(name string, kind int, opts *CleanOptions) (outcome in
 		}
 		return 0, 0, err
 	}
+	s.pruneDirs(name) // an orphan alone in its directory leaves none behind
 	return cleanRemoved, fi.Size(), nil
 }
 

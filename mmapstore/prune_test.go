@@ -163,3 +163,26 @@ func TestPruneRemovesOnlyDirectories(t *testing.T) {
 		t.Errorf("the file is gone or changed: %v %v", fi, err)
 	}
 }
+
+// Clean removing a crashed writer's file alone in its directory prunes the
+// directory too.
+func TestCleanPrunes(t *testing.T) {
+	if !locksWork {
+		t.Skip("without flock, Clean only removes files a day old")
+	}
+	s := newStore(t)
+	dir := filepath.Join(s.Dir(), "c", "d")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".x.arx.tmp-0123456789abcdef"), []byte("orphan"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Clean(nil)
+	if err != nil || len(res.Removed) != 1 {
+		t.Fatalf("Clean: %+v %v", res, err)
+	}
+	if got := dirsOf(t, s); len(got) != 0 {
+		t.Errorf("directories left after Clean: %v", got)
+	}
+}
