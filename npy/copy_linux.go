@@ -53,46 +53,10 @@ func copyFileRange(dst *os.File, dstOff int64, src *os.File, srcOff, n int64) (i
 	if n == 0 || !copyFileRangeWorks() {
 		return 0, nil
 	}
-	rc, err := src.SyscallConn()
-	if err != nil {
-		return 0, nil
-	}
-	wc, err := dst.SyscallConn()
-	if err != nil {
-		return 0, nil
-	}
-	var done int64
-	var cerr error
-	err = rc.Control(func(rfd uintptr) {
-		err := wc.Control(func(wfd uintptr) {
-			for done < n {
-				roff, woff := srcOff+done, dstOff+done
-				c, err := unix.CopyFileRange(int(rfd), &roff, int(wfd), &woff, int(min(n-done, maxCopyRound)), 0)
-				if c > 0 {
-					done += int64(c)
-				}
-				switch err {
-				case nil:
-					if c == 0 {
-						return
-					}
-				case unix.EINTR:
-				case unix.EXDEV, unix.EINVAL, unix.ENOSYS, unix.EOPNOTSUPP, unix.EPERM, unix.EIO, unix.EBADF:
-					return // the portable path takes over
-				default:
-					cerr = os.NewSyscallError("copy_file_range", err)
-					return
-				}
-			}
-		})
-		if err != nil && cerr == nil {
-			cerr = err
-		}
+	return copyLoop("copy_file_range", dst, src, n, func(rfd, wfd int, done int64, max int) (int, error) {
+		roff, woff := srcOff+done, dstOff+done
+		return unix.CopyFileRange(rfd, &roff, wfd, &woff, max, 0)
 	})
-	if err != nil && cerr == nil {
-		cerr = err
-	}
-	return done, cerr
 }
 
 // sendFileRange copies n bytes from src at srcOff to dst at dstOff with
@@ -109,6 +73,19 @@ func sendFileRange(dst *os.File, dstOff int64, src *os.File, srcOff, n int64) (i
 	if _, err := dst.Seek(dstOff, io.SeekStart); err != nil {
 		return 0, nil
 	}
+	return copyLoop("sendfile", dst, src, n, func(rfd, wfd int, done int64, max int) (int, error) {
+		roff := srcOff + done
+		return unix.Sendfile(wfd, rfd, &roff, max)
+	})
+}
+
+// copyLoop runs step on the two files' descriptors until n bytes are copied.
+// It stops early, with a nil error, when the source ends (a zero-byte step)
+// or the kernel refuses the path (across filesystems, unsupported, blocked
+// by a seccomp filter): the caller copies the rest another way, which also
+// tells a source that really ended early apart. step copies at most max
+// bytes starting done bytes into the range.
+func copyLoop(name string, dst, src *os.File, n int64, step func(rfd, wfd int, done int64, max int) (int, error)) (int64, error) {
 	rc, err := src.SyscallConn()
 	if err != nil {
 		return 0, nil
@@ -122,21 +99,20 @@ func sendFileRange(dst *os.File, dstOff int64, src *os.File, srcOff, n int64) (i
 	err = rc.Control(func(rfd uintptr) {
 		err := wc.Control(func(wfd uintptr) {
 			for done < n {
-				roff := srcOff + done
-				c, err := unix.Sendfile(int(wfd), int(rfd), &roff, int(min(n-done, maxCopyRound)))
+				c, err := step(int(rfd), int(wfd), done, int(min(n-done, maxCopyRound)))
 				if c > 0 {
 					done += int64(c)
 				}
 				switch err {
 				case nil:
 					if c == 0 {
-						return // the source ended early: the caller's path tells why
+						return
 					}
 				case unix.EINTR, unix.EAGAIN:
-				case unix.EINVAL, unix.ENOSYS, unix.EOPNOTSUPP, unix.EPERM, unix.EIO, unix.EBADF:
-					return
+				case unix.EXDEV, unix.EINVAL, unix.ENOSYS, unix.EOPNOTSUPP, unix.EPERM, unix.EIO, unix.EBADF:
+					return // the portable path takes over
 				default:
-					cerr = os.NewSyscallError("sendfile", err)
+					cerr = os.NewSyscallError(name, err)
 					return
 				}
 			}
