@@ -248,33 +248,40 @@ func Unmarshal(b []byte, lim Limits) (*Header, error) {
 // the prefix and the header, and allocates nothing before the header length
 // has passed lim.
 func ReadHeader(r io.ReaderAt, size int64, lim Limits) (*Header, error) {
+	h, _, err := ReadRawHeader(r, size, lim)
+	return h, err
+}
+
+// ReadRawHeader is ReadHeader that also returns the prefix and header bytes
+// as stored (what a network sender transmits, and what a digest covers).
+func ReadRawHeader(r io.ReaderAt, size int64, lim Limits) (*Header, []byte, error) {
 	var pre [PrefixSize]byte
 	if size < PrefixSize {
-		return nil, fmt.Errorf("%w: file is %d bytes, the prefix alone is %d", ErrTruncated, size, PrefixSize)
+		return nil, nil, fmt.Errorf("%w: file is %d bytes, the prefix alone is %d", ErrTruncated, size, PrefixSize)
 	}
 	if err := readAt(r, pre[:], 0); err != nil {
-		return nil, fmt.Errorf("arrayx: reading prefix: %w", err)
+		return nil, nil, fmt.Errorf("arrayx: reading prefix: %w", err)
 	}
 	p, err := ParsePrefix(pre[:], lim)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if int64(p.HeaderLen) > size-PrefixSize {
-		return nil, fmt.Errorf("%w: header declares %d bytes, file has %d after the prefix", ErrTruncated, p.HeaderLen, size-PrefixSize)
+		return nil, nil, fmt.Errorf("%w: header declares %d bytes, file has %d after the prefix", ErrTruncated, p.HeaderLen, size-PrefixSize)
 	}
 	buf := make([]byte, PrefixSize+int(p.HeaderLen))
 	copy(buf, pre[:])
 	if err := readAt(r, buf[PrefixSize:], PrefixSize); err != nil {
-		return nil, fmt.Errorf("arrayx: reading header: %w", err)
+		return nil, nil, fmt.Errorf("arrayx: reading header: %w", err)
 	}
 	h, err := Unmarshal(buf, lim)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := h.CheckFileSize(size); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return h, nil
+	return h, buf, nil
 }
 
 // readAt fills b from offset off. io.ReaderAt may return io.EOF with a full
@@ -418,10 +425,10 @@ func decodeField(d *msgpack.Decoder, h *Header, key string) error {
 			return invalid(key, "%v", err)
 		}
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrInvalidHeader) { // decodeNonNeg and friends name the key already
 		return invalid(key, "%v", err)
 	}
-	return nil
+	return err
 }
 
 func decodeAttrs(d *msgpack.Decoder) (map[string]any, error) {

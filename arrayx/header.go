@@ -50,6 +50,11 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // CPU supports it.
 func CRC32C(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
 
+// UpdateCRC32C returns the CRC-32C of the bytes summed into crc followed by b,
+// so a block can be checked piece by piece while each piece is hot in cache:
+// UpdateCRC32C(UpdateCRC32C(0, x), y) == CRC32C(x ++ y).
+func UpdateCRC32C(crc uint32, b []byte) uint32 { return crc32.Update(crc, castagnoli, b) }
+
 // Header describes an array: the msgpack header of an ARRAYX file.
 //
 // A Header obtained from an open array is shared: treat it as read-only.
@@ -179,7 +184,16 @@ func (h *Header) CheckBlock(i int, data []byte) error {
 	if i < 0 || i >= len(h.CRC32C) {
 		return fmt.Errorf("%w: block %d of %d", ErrIndex, i, len(h.CRC32C))
 	}
-	if got := CRC32C(data); got != h.CRC32C[i] {
+	return h.CheckCRC(i, CRC32C(data))
+}
+
+// CheckCRC compares got, the CRC-32C computed over block i's data, with the
+// header's table. It returns a *ChecksumError on mismatch.
+func (h *Header) CheckCRC(i int, got uint32) error {
+	if i < 0 || i >= len(h.CRC32C) {
+		return fmt.Errorf("%w: block %d of %d", ErrIndex, i, len(h.CRC32C))
+	}
+	if got != h.CRC32C[i] {
 		off, _ := h.Block(i)
 		return &ChecksumError{Block: i, Offset: off, Want: h.CRC32C[i], Got: got}
 	}
