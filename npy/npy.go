@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/arrayx/arrayx/internal/zerocopy"
 )
 
 // Methods Stats reports: how the data bytes moved.
@@ -58,8 +60,12 @@ var (
 )
 
 // moveData moves n bytes from src at srcOff to dst at dstOff, in the kernel
-// where it can; rest copies the bytes from offset from (relative to the
-// start of the range) to n when it cannot. It returns the method used.
+// where it can: copy_file_range, then sendfile (which crosses filesystems)
+// from wherever copy_file_range stopped. rest copies the bytes from offset
+// from (relative to the start of the range) to n when the kernel cannot,
+// which also tells a source that really ended early apart. It returns the
+// method used. sendfile moves dst's own offset: dst is a writer's or a
+// temporary file, whose offset nothing else uses.
 func moveData(dst *os.File, dstOff int64, src *os.File, srcOff, n int64, rest func(from int64) error) (string, error) {
 	if n == 0 {
 		return reportCopy(MethodNone, 0), nil
@@ -69,15 +75,17 @@ func moveData(dst *os.File, dstOff int64, src *os.File, srcOff, n int64, rest fu
 	if kernelCopy {
 		for _, m := range []struct {
 			name string
-			copy func(dst *os.File, dstOff int64, src *os.File, srcOff, n int64) (int64, error)
-		}{{MethodCopyFileRange, copyFileRange}, {MethodSendfile, sendFileRange}} {
-			c, err := m.copy(dst, dstOff+done, src, srcOff+done, n-done)
-			if err != nil {
-				return "", err
-			}
+			copy func(dst *os.File, dstOff int64, src *os.File, srcOff, n int64) (int64, bool, error)
+		}{{MethodCopyFileRange, zerocopy.CopyFileRange}, {MethodSendfile, zerocopy.SendFileToFile}} {
+			// Not handled: the kernel stopped after c bytes (or none), and
+			// the next way takes over from there.
+			c, _, err := m.copy(dst, dstOff+done, src, srcOff+done, n-done)
 			if c > 0 {
 				methods = append(methods, m.name)
 				done += c
+			}
+			if err != nil {
+				return "", err
 			}
 			if done == n {
 				break
