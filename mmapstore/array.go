@@ -3,6 +3,7 @@ package mmapstore
 import (
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"runtime/debug"
@@ -25,7 +26,7 @@ type Array struct {
 	h    *arrayx.Header
 
 	mu   sync.Mutex
-	f    *os.File  // kept open: the network sender uses it for sendfile
+	f    *os.File  // kept open: sends and verification read it at explicit offsets
 	mm   mmap.MMap // the whole file, read-only
 	data []byte    // mm[DataOffset:]
 }
@@ -53,27 +54,28 @@ func openIn(fsys dirFS, name, display string, opts *OpenOptions) (*Array, error)
 	return a, nil
 }
 
-// readHeader reads and validates the header of an open file.
-func readHeader(f *os.File, display string, lim arrayx.Limits) (*arrayx.Header, error) {
+// readHeader reads and validates the header of an open file, and returns
+// it with its raw bytes.
+func readHeader(f *os.File, display string, lim arrayx.Limits) (*arrayx.Header, []byte, error) {
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("mmapstore: stat %s: %w", display, err)
+		return nil, nil, fmt.Errorf("mmapstore: stat %s: %w", display, err)
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w: %s is %v", ErrNotRegular, display, fi.Mode().Type())
+		return nil, nil, fmt.Errorf("%w: %s is %v", ErrNotRegular, display, fi.Mode().Type())
 	}
-	h, err := arrayx.ReadHeader(f, fi.Size(), lim)
+	h, raw, err := arrayx.ReadRawHeader(f, fi.Size(), lim)
 	if err != nil {
-		return nil, fmt.Errorf("mmapstore: %s: %w", display, err)
+		return nil, nil, fmt.Errorf("mmapstore: %s: %w", display, err)
 	}
 	if !h.Sealed {
-		return nil, fmt.Errorf("mmapstore: %s: %w", display, arrayx.ErrNotSealed)
+		return nil, nil, fmt.Errorf("mmapstore: %s: %w", display, arrayx.ErrNotSealed)
 	}
-	return h, nil
+	return h, raw, nil
 }
 
 func mapSealed(f *os.File, display string, lim arrayx.Limits) (*Array, error) {
-	h, err := readHeader(f, display, lim)
+	h, _, err := readHeader(f, display, lim)
 	if err != nil {
 		return nil, err
 	}
@@ -121,15 +123,96 @@ func (a *Array) RawHeader() (raw []byte) {
 	return append([]byte(nil), a.mm[:arrayx.PrefixSize+h]...)
 }
 
+// Digest identifies the array's content: see Digest. It is "" once the
+// array is closed or if its header cannot be read.
+func (a *Array) Digest() string {
+	raw := a.RawHeader()
+	if raw == nil {
+		return ""
+	}
+	return Digest(raw)
+}
+
 // Path returns the file the array was opened from (for arrays returned by
 // Seal, the published name).
 func (a *Array) Path() string { return a.path }
 
-// File returns the open file backing the array, for zero-copy senders
-// (sendfile at explicit offsets). Do not close it or rely on its offset; for
-// an array returned by Seal its Name is the temporary name it was written
+// File returns the open file backing the array, for kernel copies
+// (copy_file_range, sendfile) at explicit offsets. Do not close it or move
+// its offset: other goroutines may be reading the same descriptor. For an
+// array returned by Seal its Name is the temporary name it was written
 // under, not the published one.
-func (a *Array) File() *os.File { return a.f }
+func (a *Array) File() *os.File {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.f
+}
+
+// region returns the array's data region as a dataFile, or ErrClosed.
+func (a *Array) region() (dataFile, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.mm == nil {
+		return dataFile{}, fmt.Errorf("%w: %s", ErrClosed, a.path)
+	}
+	return dataFile{f: a.f, base: a.h.DataOffset, size: a.h.NBytes, name: a.path}, nil
+}
+
+// CheckFile reports an ErrFault if the array's file is now shorter than its
+// header declares (truncated behind the array's back): a sender checks it
+// before it promises a peer bytes it cannot send.
+func (a *Array) CheckFile() error {
+	d, err := a.region()
+	if err != nil {
+		return err
+	}
+	fi, err := d.f.Stat()
+	if err != nil {
+		return fmt.Errorf("mmapstore: %s: %w", a.path, err)
+	}
+	if fi.Size() < d.base+d.size {
+		return d.errTruncated(max(fi.Size()-d.base, 0))
+	}
+	return nil
+}
+
+// ReadAt reads data bytes from offset off into p, from the file (pread), not
+// through the mapping: it implements io.ReaderAt over the data region, and
+// a file truncated behind the array's back gives ErrFault, never a SIGBUS.
+func (a *Array) ReadAt(p []byte, off int64) (int, error) {
+	d, err := a.region()
+	if err != nil {
+		return 0, err
+	}
+	return d.readAt(p, off)
+}
+
+// SendData writes data bytes [off, off+n) to w. When w is a socket with a
+// descriptor (a *net.TCPConn or *net.UnixConn), the bytes go by sendfile(2)
+// from the page cache at explicit offsets: nothing passes through user space
+// and the file's offset is untouched, so any number of goroutines may send
+// from one array. Otherwise, and for any part the kernel refuses, they are
+// read into a small buffer and written. zeroCopy reports that sendfile
+// moved every byte. w's write deadline bounds a stall; a file cut short
+// behind the array's back gives ErrFault.
+func (a *Array) SendData(w io.Writer, off, n int64) (written int64, zeroCopy bool, err error) {
+	d, err := a.region()
+	if err != nil {
+		return 0, false, err
+	}
+	return d.sendTo(w, off, n)
+}
+
+// CopyData is SendData without the kernel path: data bytes [off, off+n) are
+// read into a buffer and written to w (for comparisons, and for writers
+// with no descriptor).
+func (a *Array) CopyData(w io.Writer, off, n int64) (int64, error) {
+	d, err := a.region()
+	if err != nil {
+		return 0, err
+	}
+	return d.copyTo(w, off, n)
+}
 
 // Verify checks every block's CRC-32C, in parallel. A mismatch is an
 // *arrayx.ChecksumError naming the block.
@@ -149,16 +232,14 @@ func (a *Array) VerifyRange(off, n int64) error {
 	return a.verifyBlocks(int(off/a.h.BlockSize), int((off+n-1)/a.h.BlockSize)+1)
 }
 
+// verifyBlocks reads the blocks from the file into hot buffers (see
+// datafile.go) rather than through the mapping, which may be fresh.
 func (a *Array) verifyBlocks(first, last int) error {
-	a.mu.Lock()
-	data := a.data
-	a.mu.Unlock()
-	if data == nil {
-		return fmt.Errorf("%w: %s", ErrClosed, a.path)
+	d, err := a.region()
+	if err != nil {
+		return err
 	}
-	// A concurrent Close while verifying is a caller bug, like any use of a
-	// view after Close; forBlocks turns the resulting fault into ErrFault.
-	if err := forBlocks(a.h, data, first, last, a.h.CheckBlock); err != nil {
+	if err := d.verify(a.h, first, last); err != nil {
 		return fmt.Errorf("mmapstore: verify %s: %w", a.path, err)
 	}
 	return nil

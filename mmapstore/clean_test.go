@@ -148,10 +148,7 @@ func TestCleanRemovesOnlyOrphans(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		copy(p.Bytes(), a.Bytes()[:bs])
-		if err := p.Verify(bs); err != nil {
-			t.Fatal(err)
-		}
+		receiveRun(t, p, a, 0, bs)
 		path := filepath.Join(dir, p.file)
 		if keepOpen {
 			t.Cleanup(func() { p.Close() })

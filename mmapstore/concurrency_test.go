@@ -154,8 +154,7 @@ func TestConcurrentReadersWritersCleaner(t *testing.T) {
 				report("receiver %d: receive %s: %v", id, name, err)
 				return
 			}
-			copy(p.Bytes()[p.Held():], ps.data[p.Held():])
-			if err := p.Verify(int64(len(ps.data))); err != nil {
+			if _, err := p.ReceiveAt(bytes.NewReader(ps.data), 0, int64(len(ps.data))); err != nil {
 				p.Close()
 				report("receiver %d: verify %s: %v", id, name, err)
 				return

@@ -3,13 +3,15 @@ package mmapstore
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
-	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/arrayx/arrayx/arrayx"
+	"github.com/arrayx/arrayx/internal/zerocopy"
 )
 
 // CopyOptions tunes Copy and CopyTo. The zero value (or nil) means the defaults.
@@ -17,15 +19,15 @@ type CopyOptions struct {
 	// Sync is the sync mode of the copy (default: the destination store's,
 	// or SyncAuto for CopyTo).
 	Sync SyncMode
-	// ForceWrite skips the kernel's copies and writes from the source's
-	// mapping (for comparisons; Method reports it either way).
+	// ForceWrite skips the kernel's copies: the source's file is read into
+	// a buffer and written (for comparisons; Method reports it either way).
 	ForceWrite bool
 }
 
 // CopyStats says how a copy was made.
 type CopyStats struct {
 	Bytes    int64         // bytes of the file copied
-	Method   string        // "reflink", "copy_file_range", "sendfile" or "write"
+	Method   string        // "reflink", "copy_file_range", "sendfile" or "write", joined by "+" when one took over from another midway
 	Duration time.Duration // copy, verification, sync and rename
 }
 
@@ -36,10 +38,12 @@ type CopyStats struct {
 // shares the source's extents until either is written; btrfs, XFS), else
 // with copy_file_range(2) (no user-space buffer; a server-side copy on NFS
 // and SMB), else with sendfile(2) (in the kernel too, and allowed between
-// filesystems), else by writing from the source's mapping. The copy is checked against every block's CRC-32C before
-// it is published by rename, so a source corrupted on disk is refused with a
-// checksum error naming the block, and nothing is visible under name until
-// the copy is whole and verified.
+// filesystems), each taking over where the previous stopped, else by reading
+// the source's file into a buffer and writing it. The copy is checked
+// against every block's CRC-32C before it is published by rename, so a
+// source corrupted on disk is refused with a checksum error naming the
+// block, and nothing is visible under name until the copy is whole and
+// verified.
 func (s *Store) Copy(src *Array, name string, opts *CopyOptions) (*Array, CopyStats, error) {
 	var o CopyOptions
 	if opts != nil {
@@ -66,9 +70,9 @@ func CopyTo(src *Array, path string, opts *CopyOptions) (*Array, CopyStats, erro
 func copyIn(fsys dirFS, name, display string, src *Array, opts *CopyOptions) (*Array, CopyStats, error) {
 	start := time.Now()
 	src.mu.Lock()
-	srcFile, srcMap := src.f, src.mm
+	srcFile, open := src.f, src.mm != nil
 	src.mu.Unlock()
-	if srcMap == nil {
+	if !open {
 		return nil, CopyStats{}, fmt.Errorf("%w: copy of %s", ErrClosed, src.path)
 	}
 	size := src.h.FileSize()
@@ -77,7 +81,7 @@ func copyIn(fsys dirFS, name, display string, src *Array, opts *CopyOptions) (*A
 	if err != nil {
 		return nil, CopyStats{}, fmt.Errorf("mmapstore: copy %s to %s: %w", src.path, display, err)
 	}
-	a, method, err := copyFile(fsys, tmp, name, display, f, src, srcFile, srcMap[:size], opts)
+	a, method, err := copyFile(fsys, tmp, name, display, f, src, srcFile, size, opts)
 	if err != nil {
 		f.Close()
 		if rerr := fsys.Remove(tmp); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
@@ -88,45 +92,13 @@ func copyIn(fsys dirFS, name, display string, src *Array, opts *CopyOptions) (*A
 	return a, CopyStats{Bytes: size, Method: method, Duration: time.Since(start)}, nil
 }
 
-// copyFile fills f, the locked temporary file tmp, with the source's file
-// (srcFile, mapped as srcMap), verifies it, and publishes it under name. On
+// copyFile fills f, the locked temporary file tmp, with the first size bytes
+// of the source's file srcFile, verifies it, and publishes it under name. On
 // error the caller closes f and removes tmp.
-func copyFile(fsys dirFS, tmp, name, display string, f *os.File, src *Array, srcFile *os.File, srcMap []byte, opts *CopyOptions) (*Array, string, error) {
-	size := int64(len(srcMap))
-	method := "write"
-	if !opts.ForceWrite {
-		if err := cloneFile(f, srcFile); err == nil {
-			method = "reflink"
-		}
-	}
-	if method != "reflink" {
-		// Check the room first, so a full filesystem is an error before any
-		// copying. Not fallocate: on tmpfs it zeroes every page, which the
-		// copy then overwrites; the copies report ENOSPC themselves.
-		if free, ok := freeSpace(f); ok && free < size {
-			return nil, "", fmt.Errorf("%w: %d bytes needed, %d free", ErrNoSpace, size, free)
-		}
-		for _, m := range []struct {
-			name string
-			copy func(dst, src *os.File, size int64) (bool, error)
-		}{{"copy_file_range", copyRange}, {"sendfile", sendRange}} {
-			if opts.ForceWrite {
-				break
-			}
-			done, err := m.copy(f, srcFile, size)
-			if err != nil {
-				return nil, "", err
-			}
-			if done {
-				method = m.name
-				break
-			}
-		}
-		if method == "write" {
-			if err := writeFromMapping(f, srcMap); err != nil {
-				return nil, "", err
-			}
-		}
+func copyFile(fsys dirFS, tmp, name, display string, f *os.File, src *Array, srcFile *os.File, size int64, opts *CopyOptions) (*Array, string, error) {
+	method, err := copyData(f, srcFile, size, opts.ForceWrite)
+	if err != nil {
+		return nil, "", err
 	}
 	a, err := mapSealed(f, display, arrayx.Limits{MaxHeaderBytes: math.MaxInt32})
 	if err != nil {
@@ -166,20 +138,81 @@ func verifyCopy(a, src *Array) error {
 	return a.Verify()
 }
 
-// writeFromMapping writes src to f from offset 0, in chunks. A fault while
-// reading the mapping (the source truncated behind our back) is an error.
-func writeFromMapping(f *os.File, src []byte) (err error) {
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: reading the source: %v", ErrFault, r)
+// copyData copies the first size bytes of src to the empty file f, in the
+// kernel where it can: as a reflink, else with copy_file_range, else with
+// sendfile, each taking over where the previous stopped (the kernel stops
+// where it cannot go on: across filesystems, or a source that ended early);
+// whatever is left is read and written. It returns the methods used.
+func copyData(f, src *os.File, size int64, forceWrite bool) (string, error) {
+	if !forceWrite {
+		handled, err := zerocopy.Reflink(f, 0, src, 0, 0)
+		if err != nil {
+			return "", noSpace(err)
 		}
-	}()
-	const chunk = 8 << 20
-	for off := 0; off < len(src); off += chunk {
-		if _, err := f.WriteAt(src[off:min(off+chunk, len(src))], int64(off)); err != nil {
+		if handled {
+			return zerocopy.OpReflink, nil
+		}
+	}
+	// Check the room first, so a full filesystem is an error before any
+	// copying. Not fallocate: on tmpfs it zeroes every page, which the copy
+	// then overwrites; the copies report ENOSPC themselves.
+	if free, ok := freeSpace(f); ok && free < size {
+		return "", fmt.Errorf("%w: %d bytes needed, %d free", ErrNoSpace, size, free)
+	}
+	var methods []string
+	var done int64
+	if !forceWrite {
+		for _, m := range []struct {
+			name string
+			copy func(dst *os.File, dstOff int64, src *os.File, srcOff, n int64) (int64, bool, error)
+		}{{zerocopy.OpCopyFileRange, zerocopy.CopyFileRange}, {zerocopy.OpSendfile, zerocopy.SendFileToFile}} {
+			// Not handled: the kernel stopped after c bytes (or none),
+			// and the next way takes over from there.
+			c, _, err := m.copy(f, done, src, done, size-done)
+			if c > 0 {
+				methods = append(methods, m.name)
+				done += c
+			}
+			if err != nil {
+				return "", noSpace(err)
+			}
+			if done == size {
+				break
+			}
+		}
+	}
+	if done < size {
+		if err := readWrite(f, src, done, size); err != nil {
+			return "", err
+		}
+		methods = append(methods, "write")
+	}
+	return strings.Join(methods, "+"), nil
+}
+
+// readWrite copies bytes [from, size) of src to the same offsets of f
+// through a 1 MiB buffer. It reads src's file with pread, not through the
+// array's mapping: the first touches of a fresh mapping are what a
+// whole-file pass pays most for on virtual machines (see datafile.go), and a
+// source truncated behind our back then gives a short read (ErrFault), not
+// a SIGBUS. src's own offset is neither used nor moved.
+func readWrite(f, src *os.File, from, size int64) error {
+	bp := chunkPool.Get().(*[]byte)
+	defer chunkPool.Put(bp)
+	buf := *bp
+	for off := from; off < size; {
+		c := int(min(size-off, int64(len(buf))))
+		r, err := src.ReadAt(buf[:c], off)
+		if r < c {
+			if err == io.EOF {
+				return fmt.Errorf("%w: the source ended after %d of %d bytes", ErrFault, off+int64(r), size)
+			}
+			return fmt.Errorf("reading the source at %d: %w", off+int64(r), err)
+		}
+		if _, err := f.WriteAt(buf[:c], off); err != nil {
 			return noSpace(err)
 		}
+		off += int64(c)
 	}
 	return nil
 }

@@ -20,9 +20,10 @@ var (
 	// non-regular file.
 	ErrNotRegular = errors.New("mmapstore: not a regular file")
 
-	// ErrFault means the mapped memory could not be read, typically because the
-	// file was truncated by another process while mapped.
-	ErrFault = errors.New("mmapstore: memory fault reading mapped array (file truncated while mapped?)")
+	// ErrFault means an array's file holds less than its header declares,
+	// typically because another process truncated it while it was in use:
+	// a read came up short, or reading the mapping faulted.
+	ErrFault = errors.New("mmapstore: array file shorter than its header (truncated while in use?)")
 
 	// ErrBusy means another transfer of the same array is in progress.
 	ErrBusy = errors.New("mmapstore: a transfer of this array is already in progress")

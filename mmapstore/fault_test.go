@@ -97,15 +97,16 @@ func TestTruncatedBehindOurBack(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer p.Close()
-		copy(p.Bytes(), a.Bytes())
+		receiveRun(t, p, a, 0, a.Header().NBytes)
 		if err := os.Truncate(filepath.Join(dst.Dir(), p.file), 100); err != nil {
 			t.Fatal(err)
 		}
-		if err := p.Verify(a.Header().NBytes); !errors.Is(err, ErrFault) {
-			t.Fatalf("Partial.Verify of a truncated partial: %v, want ErrFault", err)
+		if b, err := p.Complete(); !errors.Is(err, ErrFault) {
+			t.Fatalf("Complete of a truncated partial: %v, want ErrFault", err)
+			b.Close()
 		}
-		if p.Held() != 0 {
-			t.Fatalf("held %d after a fault in block 0", p.Held())
+		if names, _ := dst.List(); len(names) != 0 {
+			t.Fatalf("a truncated partial was published: %v", names)
 		}
 	})
 }

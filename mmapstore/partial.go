@@ -2,15 +2,20 @@ package mmapstore
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/arrayx/arrayx/arrayx"
+	"github.com/arrayx/arrayx/internal/zerocopy"
 	mmap "github.com/edsrzf/mmap-go"
 )
 
@@ -26,25 +31,50 @@ type ReceiveOptions struct {
 	Sync SyncMode
 }
 
-// Partial is an array being received, in order, from another machine: a
-// hidden, preallocated file that holds the sender's header byte for byte
-// (with the first magic byte zeroed, so no reader accepts the file before it
-// is complete) and the data received so far. Held says how much of the data
-// is present and verified; the sender resumes there. Partial files survive
-// Close and process crashes, and are found again by the next Receive of the
-// same name and header.
+// BlockRange is the blocks [Start, End) of an array.
+type BlockRange struct{ Start, End int }
+
+// Len returns the number of blocks in the range.
+func (r BlockRange) Len() int { return r.End - r.Start }
+
+// Per-block state of a partial.
+const (
+	blockMissing = iota
+	blockLanding // a receiver is writing it
+	blockHeld    // present and verified
+)
+
+// Partial is an array being received: a hidden, preallocated file that holds
+// the sender's header byte for byte (with the first magic byte zeroed, so no
+// reader accepts the file before it is complete) and the blocks received so
+// far. A block is the unit: each is landed at its own offset, verified
+// against the header's CRC table, and then held. Blocks may arrive in any
+// order, from any number of goroutines (several connections filling one
+// partial), and a block another receiver holds or is landing is never
+// written again.
+//
+// Partial files survive Close and process crashes; the next Receive of the
+// same name and header verifies what the file holds and keeps every good
+// block, wherever it lies. Complete publishes the array by one atomic
+// rename once every block is held: nothing partial is ever visible under a
+// name.
 type Partial struct {
-	prune         func(file string) // removes directories Discard left empty
-	fsys          dirFS
-	file, name    string // partial and final names within fsys
-	display       string
-	sync          bool
-	header        []byte // the sender's prefix and header
-	h             *arrayx.Header
-	f             *os.File
-	mm            mmap.MMap
-	held, resumed int64
-	fresh         bool // the file holds nothing from an earlier transfer
+	prune      func(file string) // removes directories Discard left empty
+	fsys       dirFS
+	file, name string // partial and final names within fsys
+	display    string
+	sync       bool
+	header     []byte // the sender's prefix and header
+	h          *arrayx.Header
+	f          *os.File // nil once published or closed
+	df         dataFile
+	fresh      bool // the file holds nothing from an earlier transfer
+
+	mu      sync.Mutex
+	state   []uint8 // blockMissing, blockLanding or blockHeld, per block
+	held    int64   // data bytes in held blocks
+	changed chan struct{}
+	resumed int64 // held when the partial was opened
 }
 
 // Receive prepares to receive the array whose prefix and header (the first
@@ -52,9 +82,9 @@ type Partial struct {
 // under name. The header is validated and must be sealed (its CRC table is
 // how the data is checked); size limits and free space are checked before
 // anything is allocated. If a partial file of the same name and header exists,
-// its data is verified block by block from the start and Held reports the
-// verified prefix; otherwise a new file is preallocated and Held is 0. A
-// transfer of the same array already in progress gives ErrBusy.
+// every block it holds is verified and the good ones are kept (Held,
+// Missing); otherwise a new file is preallocated. A transfer of the same
+// array already in progress, in any process, gives ErrBusy.
 func (s *Store) Receive(name string, header []byte, opts *ReceiveOptions) (*Partial, error) {
 	file, err := s.file(name)
 	if err != nil {
@@ -73,13 +103,18 @@ func (s *Store) Receive(name string, header []byte, opts *ReceiveOptions) (*Part
 	if opts.MaxBytes > 0 && h.NBytes > opts.MaxBytes {
 		return nil, fmt.Errorf("mmapstore: receive %s: %w: %d bytes, the limit is %d", name, arrayx.ErrTooLarge, h.NBytes, opts.MaxBytes)
 	}
+	if h.FileSize() > math.MaxInt {
+		return nil, fmt.Errorf("mmapstore: receive %s: %w: %d bytes cannot be mapped on this platform", name, arrayx.ErrTooLarge, h.FileSize())
+	}
 	pre, _ := arrayx.ParsePrefix(header, s.opts.Limits) // valid: Unmarshal accepted it
 	header = bytes.Clone(header[:arrayx.PrefixSize+int(pre.HeaderLen)])
 	sum := sha256.Sum256(header)
 	dir, base := filepath.Split(file)
 	p := &Partial{
 		fsys: s.root, name: file, display: name, header: header, h: h,
-		file: dir + tempPrefix + base + partialSuffix + hex.EncodeToString(sum[:8]),
+		file:    dir + tempPrefix + base + partialSuffix + hex.EncodeToString(sum[:8]),
+		state:   make([]uint8, h.NumBlocks()),
+		changed: make(chan struct{}),
 	}
 	for attempt := 1; ; attempt++ {
 		d := filepath.Dir(file)
@@ -124,61 +159,63 @@ func (p *Partial) open() error {
 		return err
 	}
 	p.f, p.fresh = f, created
+	p.df = dataFile{f: f, base: p.h.DataOffset, size: p.h.NBytes, name: p.display}
 	reuse := !created
 	if reuse {
 		fi, err := f.Stat()
 		if err != nil {
 			return err
 		}
-		if !fi.Mode().IsRegular() || fi.Size() != size {
-			reuse, p.fresh = false, true
-			if err := f.Truncate(0); err != nil {
-				return err
-			}
-		}
+		reuse = fi.Mode().IsRegular() && fi.Size() == size && p.holdsHeader()
 	}
 	if !reuse {
+		p.fresh = true
+		if err := f.Truncate(0); err != nil {
+			return err
+		}
 		if free, ok := freeSpace(f); ok && free < size {
 			return fmt.Errorf("%w: %d bytes needed, %d free", ErrNoSpace, size, free)
 		}
+		// Reserved now, so that a full filesystem is an error before any
+		// data moves rather than in the middle of the transfer.
 		if err := preallocate(f, size); err != nil {
 			return err
 		}
-	}
-	if size > int64(int(^uint(0)>>1)) {
-		return fmt.Errorf("%w: %d bytes cannot be mapped on this platform", arrayx.ErrTooLarge, size)
-	}
-	p.mm, err = mmap.MapRegion(f, int(size), mmap.RDWR, 0, 0)
-	if err != nil {
-		return fmt.Errorf("mmap: %w", err)
-	}
-	want := p.incompleteHeader()
-	// The first byte is 0, or already restored by a Complete that then
-	// failed to rename: either way the rest must match exactly.
-	if reuse && (p.mm[0] != 0 && p.mm[0] != p.header[0] || !bytes.Equal(p.mm[1:len(want)], want[1:])) {
-		reuse = false // same hash, other bytes: never trust it
-		clear(p.mm)
-	}
-	if !reuse {
-		copy(p.mm, want)
+		if _, err := f.WriteAt(p.incompleteHeader(), 0); err != nil {
+			return noSpace(err)
+		}
 		return nil
 	}
-	// Count the leading blocks whose data matches the CRC table.
-	var bad []bool = make([]bool, p.h.NumBlocks())
-	err = forBlocks(p.h, p.Bytes(), 0, len(bad), func(i int, block []byte) error {
-		bad[i] = p.h.CheckBlock(i, block) != nil
+	// Keep every block that still matches the CRC table.
+	err = p.df.scanBlocks(p.h, 0, len(p.state), func(i int, crc uint32) error {
+		if p.h.CheckCRC(i, crc) == nil {
+			p.state[i] = blockHeld // each i is one goroutine's alone
+		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	n := 0
-	for n < len(bad) && !bad[n] {
-		n++
+	for i, st := range p.state {
+		if st == blockHeld {
+			_, n := p.h.Block(i)
+			p.held += n
+		}
 	}
-	p.held = min(int64(n)*p.h.BlockSize, p.h.NBytes)
 	p.resumed = p.held
 	return nil
+}
+
+// holdsHeader reports whether the partial file starts with this transfer's
+// header. The first byte is 0, or already restored by a Complete that then
+// failed to rename: either way the rest must match exactly (the same hash
+// with other bytes is never trusted).
+func (p *Partial) holdsHeader() bool {
+	got := make([]byte, len(p.header))
+	if _, err := p.f.ReadAt(got, 0); err != nil {
+		return false
+	}
+	return (got[0] == 0 || got[0] == p.header[0]) && bytes.Equal(got[1:], p.header[1:])
 }
 
 // incompleteHeader is the header as stored while incomplete: the first
@@ -192,75 +229,324 @@ func (p *Partial) incompleteHeader() []byte {
 // Header returns the array's header. Do not modify it.
 func (p *Partial) Header() *arrayx.Header { return p.h }
 
-// Bytes returns the writable data region (NBytes bytes).
-func (p *Partial) Bytes() []byte {
-	if p.mm == nil {
-		return nil
-	}
-	return p.mm[p.h.DataOffset:]
+// RawHeader returns the sender's prefix and header, byte for byte. Do not
+// modify it.
+func (p *Partial) RawHeader() []byte { return p.header }
+
+// Held returns how many data bytes are present and verified.
+func (p *Partial) Held() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.held
 }
 
-// File returns the partial's open file, for receivers that write with
-// splice(2) rather than through the mapping. Do not close it.
-func (p *Partial) File() *os.File { return p.f }
-
-// InMemory reports whether the partial lives on tmpfs or ramfs.
-func (p *Partial) InMemory() bool { return p.f != nil && inMemoryFS(p.f) }
-
-// Held returns how many data bytes are present and verified: the offset from
-// which the sender must send. It is a multiple of the block size, or NBytes.
-func (p *Partial) Held() int64 { return p.held }
-
-// Resumed returns what Held was when the partial was opened.
+// Resumed returns what Held was when the partial was opened: the verified
+// data an interrupted transfer left.
 func (p *Partial) Resumed() int64 { return p.resumed }
 
-// Verify checks the blocks that lie wholly within the first upTo data bytes
-// and beyond Held, in order, advancing Held past each good one. Receivers call
-// it as data arrives, while the bytes are hot in cache. A mismatch is an
-// *arrayx.ChecksumError naming the block; Held stays before it, so a resumed
-// transfer fetches it again.
-func (p *Partial) Verify(upTo int64) error {
-	if p.mm == nil {
-		return ErrClosed
-	}
-	upTo = min(upTo, p.h.NBytes)
-	data := p.Bytes()
-	for p.held < upTo {
-		i := int(p.held / p.h.BlockSize)
-		off, n := p.h.Block(i)
-		if off+n > upTo {
-			return nil
-		}
-		// forBlocks turns a fault (the file truncated behind our back) into
-		// ErrFault rather than a crash.
-		if err := forBlocks(p.h, data, i, i+1, p.h.CheckBlock); err != nil {
-			return fmt.Errorf("mmapstore: receive %s: %w", p.display, err)
-		}
-		p.held = off + n
-	}
-	return nil
+// HasBlock reports whether block i is present and verified.
+func (p *Partial) HasBlock(i int) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return i >= 0 && i < len(p.state) && p.state[i] == blockHeld
 }
 
-// Complete publishes the array once every block has been verified: it
-// restores the magic, flushes if the sync mode says so, and renames the file
-// to its name. It returns the array mapped read-only.
+// Missing returns the blocks not yet held (landing ones included), as
+// ranges in order.
+func (p *Partial) Missing() []BlockRange {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []BlockRange
+	for i := 0; i < len(p.state); {
+		if p.state[i] == blockHeld {
+			i++
+			continue
+		}
+		j := i + 1
+		for j < len(p.state) && p.state[j] != blockHeld {
+			j++
+		}
+		out = append(out, BlockRange{i, j})
+		i = j
+	}
+	return out
+}
+
+// claim marks block i as being landed by the caller, unless it is held or
+// another receiver is landing it.
+func (p *Partial) claim(i int) (bool, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.f == nil {
+		return false, fmt.Errorf("%w: %s", ErrClosed, p.display)
+	}
+	if p.state[i] != blockMissing {
+		return false, nil
+	}
+	p.state[i] = blockLanding
+	return true, nil
+}
+
+// release ends the caller's claim on block i: held if it verified, missing
+// again if not.
+func (p *Partial) release(i int, verified bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !verified {
+		p.state[i] = blockMissing
+		return
+	}
+	p.state[i] = blockHeld
+	_, n := p.h.Block(i)
+	p.held += n
+	close(p.changed) // wakes WaitBlock
+	p.changed = make(chan struct{})
+}
+
+// ReceiveAt reads data bytes [off, off+n) from r and lands them in the
+// partial. off must be the start of a block, and off+n the end of one (or of
+// the data). Each block is gathered in a small reused buffer, its CRC-32C
+// computed piece by piece as the bytes arrive (while they are hot in cache),
+// and written to the file at its own offset (pwrite) once it verifies; the
+// file's offset and any mapping of it are never used, so any number of
+// goroutines may receive into one partial at once. A block that is already
+// held, or that another goroutine is landing, is read from r and dropped.
+//
+// It stops at the first block that fails: a mismatch is an
+// *arrayx.ChecksumError naming the block, which stays missing (the caller
+// may fetch it again), and the bytes of the run after it are left unread in
+// r. The count is the bytes consumed from r.
+func (p *Partial) ReceiveAt(r io.Reader, off, n int64) (int64, error) {
+	bs := p.h.BlockSize
+	if off < 0 || n < 0 || off > p.h.NBytes || n > p.h.NBytes-off || off%bs != 0 ||
+		(off+n)%bs != 0 && off+n != p.h.NBytes {
+		return 0, fmt.Errorf("%w: [%d, %d+%d) is not a run of whole blocks of %s (block size %d, %d bytes)",
+			ErrRange, off, off, n, p.display, bs, p.h.NBytes)
+	}
+	bp := landPool.Get().(*[]byte)
+	defer landPool.Put(bp)
+	var got int64
+	for got < n {
+		i := int((off + got) / bs)
+		land, err := p.claim(i)
+		if err != nil {
+			return got, err
+		}
+		m, err := p.landBlock(r, i, *bp, land)
+		got += m
+		if land {
+			p.release(i, err == nil)
+		}
+		if err != nil {
+			return got, fmt.Errorf("mmapstore: receive %s: %w", p.display, err)
+		}
+	}
+	return got, nil
+}
+
+// landBlock reads block i from r into buf, checking its CRC, and writes it
+// to the file if land (else drops it). A block larger than buf is written a
+// buffer at a time and checked at its end.
+func (p *Partial) landBlock(r io.Reader, i int, buf []byte, land bool) (int64, error) {
+	off, n := p.h.Block(i)
+	var crc uint32
+	var got int64 // bytes of the block read
+	var fill int  // bytes of buf holding data not yet written
+	for got < n {
+		if fill == len(buf) {
+			if land {
+				if err := p.df.writeAt(buf, off+got-int64(fill)); err != nil {
+					return got, err
+				}
+			}
+			fill = 0
+		}
+		c, err := r.Read(buf[fill:min(len(buf), fill+int(n-got))])
+		if c > 0 {
+			if land {
+				crc = arrayx.UpdateCRC32C(crc, buf[fill:fill+c])
+			}
+			fill += c
+			got += int64(c)
+		}
+		if err != nil && got < n {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return got, err
+		}
+	}
+	if !land {
+		return got, nil
+	}
+	if err := p.h.CheckCRC(i, crc); err != nil {
+		return got, err // a block that fits in buf never reached the file
+	}
+	return got, p.df.writeAt(buf[:fill], off+n-int64(fill))
+}
+
+// WaitBlock returns once block i is held, or with ctx's error, or ErrClosed
+// once the partial is closed or published: a relay forwards each block as
+// soon as it is verified.
+func (p *Partial) WaitBlock(ctx context.Context, i int) error {
+	if i < 0 || i >= len(p.state) {
+		return fmt.Errorf("%w: block %d of %d", ErrRange, i, len(p.state))
+	}
+	for {
+		p.mu.Lock()
+		held, closed, ch := p.state[i] == blockHeld, p.f == nil, p.changed
+		p.mu.Unlock()
+		switch {
+		case held:
+			return nil
+		case closed:
+			return fmt.Errorf("%w: %s", ErrClosed, p.display)
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Seed fills the partial, in the kernel, with every block that old (a sealed
+// array, typically the previous version under the same name) holds
+// unchanged: a block at the same index with the same size and the same
+// CRC-32C, in an array of the same block size. Runs of such blocks are
+// shared as reflinks where the filesystem can (btrfs, XFS) and copied with
+// copy_file_range otherwise; nothing passes through user space, and if the
+// kernel can do neither, nothing is seeded and the blocks are received
+// instead. Every seeded block is then verified from the partial's file like
+// a received one. It returns the data bytes seeded and how ("reflink",
+// "copy_file_range", or "" for none).
+//
+// Equality is judged by CRC-32C, the format's only per-block digest: a
+// changed block whose CRC happens to match (odds 2^-32 per changed block)
+// would be kept from the old version.
+func (p *Partial) Seed(old *Array) (int64, string, error) {
+	src, err := old.region()
+	if err != nil {
+		return 0, "", err
+	}
+	oh := old.Header()
+	if oh.BlockSize != p.h.BlockSize {
+		return 0, "", nil
+	}
+	var (
+		seeded  int64
+		methods []string
+	)
+	for _, r := range p.seedRuns(oh) {
+		off, _ := p.h.Block(r.Start)
+		end, n := p.h.Block(r.End - 1)
+		size := end + n - off
+		method := zerocopy.OpReflink
+		handled, err := zerocopy.Reflink(p.f, p.h.DataOffset+off, src.f, oh.DataOffset+off, size)
+		if err == nil && !handled {
+			method = zerocopy.OpCopyFileRange
+			var c int64
+			c, handled, err = zerocopy.CopyFileRange(p.f, p.h.DataOffset+off, src.f, oh.DataOffset+off, size)
+			handled = handled && c == size
+		}
+		if err != nil || !handled {
+			p.releaseRun(r, nil)
+			return seeded, joinMethods(methods), noSpace(err)
+		}
+		var bad []bool = make([]bool, r.Len())
+		err = p.df.scanBlocks(p.h, r.Start, r.End, func(i int, crc uint32) error {
+			bad[i-r.Start] = p.h.CheckCRC(i, crc) != nil
+			return nil
+		})
+		if err != nil {
+			p.releaseRun(r, nil)
+			return seeded, joinMethods(methods), err
+		}
+		seeded += p.releaseRun(r, bad)
+		if len(methods) == 0 || methods[len(methods)-1] != method {
+			methods = append(methods, method)
+		}
+	}
+	return seeded, joinMethods(methods), nil
+}
+
+// seedRuns claims the missing blocks that old holds unchanged and returns
+// them as runs.
+func (p *Partial) seedRuns(old *arrayx.Header) []BlockRange {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var runs []BlockRange
+	for i := range min(len(p.state), len(old.CRC32C)) {
+		_, n := p.h.Block(i)
+		_, on := old.Block(i)
+		if p.state[i] != blockMissing || n != on || p.h.CRC32C[i] != old.CRC32C[i] {
+			continue
+		}
+		p.state[i] = blockLanding
+		if k := len(runs) - 1; k >= 0 && runs[k].End == i {
+			runs[k].End++
+		} else {
+			runs = append(runs, BlockRange{i, i + 1})
+		}
+	}
+	return runs
+}
+
+// releaseRun ends the claims on a run: blocks not marked bad are held (bad
+// nil: none is). It returns the bytes now held.
+func (p *Partial) releaseRun(r BlockRange, bad []bool) int64 {
+	var held int64
+	for i := r.Start; i < r.End; i++ {
+		ok := bad != nil && !bad[i-r.Start]
+		p.release(i, ok)
+		if ok {
+			_, n := p.h.Block(i)
+			held += n
+		}
+	}
+	return held
+}
+
+func joinMethods(m []string) string {
+	out := ""
+	for i, s := range m {
+		if i > 0 {
+			out += "+"
+		}
+		out += s
+	}
+	return out
+}
+
+// Complete publishes the array once every block is held: it restores the
+// magic, flushes if the sync mode says so, and renames the file to its name.
+// It returns the array mapped read-only.
 func (p *Partial) Complete() (*Array, error) {
-	if p.mm == nil {
+	p.mu.Lock()
+	f, held := p.f, p.held
+	p.mu.Unlock()
+	if f == nil {
 		return nil, fmt.Errorf("%w: %s", ErrClosed, p.display)
 	}
-	if p.held != p.h.NBytes {
-		return nil, fmt.Errorf("mmapstore: complete %s: %d of %d bytes verified", p.display, p.held, p.h.NBytes)
+	if held != p.h.NBytes {
+		return nil, fmt.Errorf("mmapstore: complete %s: %d of %d bytes verified", p.display, held, p.h.NBytes)
 	}
-	p.mm[0] = p.header[0]
+	// Blocks are checked as they land; a file cut behind our back since
+	// would publish holes.
+	if fi, err := f.Stat(); err != nil {
+		return nil, fmt.Errorf("mmapstore: complete %s: %w", p.display, err)
+	} else if fi.Size() != p.h.FileSize() {
+		return nil, fmt.Errorf("%w: %s: the partial file is %d bytes, not %d (truncated behind our back?)", ErrFault, p.display, fi.Size(), p.h.FileSize())
+	}
+	if _, err := f.WriteAt(p.header[:1], 0); err != nil {
+		return nil, fmt.Errorf("mmapstore: complete %s: %w", p.display, err)
+	}
 	if p.sync {
-		if err := p.mm.Flush(); err != nil {
-			return nil, fmt.Errorf("mmapstore: complete %s: msync: %w", p.display, err)
-		}
-		if err := p.f.Sync(); err != nil {
+		if err := f.Sync(); err != nil {
 			return nil, fmt.Errorf("mmapstore: complete %s: fsync: %w", p.display, err)
 		}
 	}
-	mm, err := mmap.MapRegion(p.f, int(p.h.FileSize()), mmap.RDONLY, 0, 0)
+	mm, err := mmap.MapRegion(f, int(p.h.FileSize()), mmap.RDONLY, 0, 0)
 	if err != nil {
 		return nil, fmt.Errorf("mmapstore: complete %s: mmap: %w", p.display, err)
 	}
@@ -268,50 +554,52 @@ func (p *Partial) Complete() (*Array, error) {
 		mm.Unmap()
 		return nil, fmt.Errorf("mmapstore: complete %s: %w", p.display, err)
 	}
-	// Tearing down the writable mapping's page tables takes about 80 ms per
-	// GiB here, and nothing needs to wait for it: the data is in the file,
-	// published. Unmap it in the background, off the transfer's reply.
-	rw := p.mm
-	p.mm = nil
-	go rw.Unmap()
+	p.detach() // the Array owns the file now (the lock goes with it until Close)
+	a := &Array{path: p.display, h: p.h, f: f, mm: mm, data: mm[p.h.DataOffset:]}
 	if p.sync {
 		if err := syncDir(p.fsys, p.name); err != nil {
-			mm.Unmap()
-			return nil, fmt.Errorf("mmapstore: complete %s: fsync directory: %w", p.display, err)
+			return a, fmt.Errorf("mmapstore: complete %s: published, but fsync of its directory failed: %w", p.display, err)
 		}
 	}
-	a := &Array{path: p.display, h: p.h, f: p.f, mm: mm, data: mm[p.h.DataOffset:]}
-	p.f = nil // the Array owns it now (the lock goes with it until Close)
 	return a, nil
 }
 
-// Close releases the partial, keeping its file so that the next Receive of
-// the same array resumes from Held. It is idempotent.
-func (p *Partial) Close() error {
-	var errs []error
-	if p.mm != nil {
-		errs = append(errs, p.mm.Unmap())
-		p.mm = nil
-	}
-	if p.f != nil {
-		errs = append(errs, p.f.Close()) // also drops the lock
+// detach forgets the file and wakes every WaitBlock. It returns the file.
+func (p *Partial) detach() *os.File {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	f := p.f
+	if f != nil {
 		p.f = nil
+		close(p.changed)
+		p.changed = make(chan struct{})
 	}
-	return errors.Join(errs...)
+	return f
+}
+
+// Close releases the partial, keeping its file so that the next Receive of
+// the same array resumes with the blocks it holds. It is idempotent.
+func (p *Partial) Close() error {
+	if f := p.detach(); f != nil {
+		return f.Close() // also drops the lock
+	}
+	return nil
 }
 
 // Discard removes the partial's file and closes the partial.
 func (p *Partial) Discard() error {
+	f := p.detach()
+	if f == nil {
+		return nil
+	}
 	var err error
-	// Removed before Close, while still locked: no other transfer has it.
+	// Removed before closing, while still locked: no other transfer has it.
 	if rerr := p.fsys.Remove(p.file); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 		err = rerr
 	}
-	err = errors.Join(err, p.Close())
+	err = errors.Join(err, f.Close())
 	if p.prune != nil {
 		p.prune(p.file)
 	}
 	return err
 }
-
-var _ arrayx.Array = (*Partial)(nil)

@@ -200,18 +200,45 @@ func (s *Store) Open(name string) (*Array, error) {
 	return openIn(s.root, file, name, &OpenOptions{Limits: s.opts.Limits})
 }
 
-// Stat reads and validates the named array's header without mapping it.
-func (s *Store) Stat(name string) (*arrayx.Header, error) {
+// OpenWith is Open with other options (a server's own header limit).
+func (s *Store) OpenWith(name string, opts *OpenOptions) (*Array, error) {
 	file, err := s.file(name)
 	if err != nil {
 		return nil, err
 	}
+	return openIn(s.root, file, name, opts)
+}
+
+// Stat reads and validates the named array's header without mapping it.
+func (s *Store) Stat(name string) (*arrayx.Header, error) {
+	info, err := s.Info(name)
+	return info.Header, err
+}
+
+// Info describes a sealed array without mapping it.
+type Info struct {
+	Header *arrayx.Header
+	// Digest identifies the content (see Digest).
+	Digest string
+}
+
+// Info reads and validates the named array's header, without mapping it or
+// reading any data, and returns it with the array's digest.
+func (s *Store) Info(name string) (Info, error) {
+	file, err := s.file(name)
+	if err != nil {
+		return Info{}, err
+	}
 	f, err := s.root.OpenFile(file, os.O_RDONLY|openNonblock, 0)
 	if err != nil {
-		return nil, fmt.Errorf("mmapstore: stat %s: %w", name, err)
+		return Info{}, fmt.Errorf("mmapstore: stat %s: %w", name, err)
 	}
 	defer f.Close()
-	return readHeader(f, name, s.opts.Limits)
+	h, raw, err := readHeader(f, name, s.opts.Limits)
+	if err != nil {
+		return Info{}, err
+	}
+	return Info{Header: h, Digest: Digest(raw)}, nil
 }
 
 // Remove deletes the named array. Processes that have it open keep their

@@ -74,6 +74,14 @@ func lockExclusive(f *os.File) error {
 	}
 }
 
+// noSpace marks a full filesystem (or file size limit) as ErrNoSpace.
+func noSpace(err error) error {
+	if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) || errors.Is(err, unix.EFBIG) {
+		return fmt.Errorf("%w: %w", ErrNoSpace, err)
+	}
+	return err
+}
+
 // freeSpace returns the bytes available to us on f's filesystem.
 func freeSpace(f *os.File) (int64, bool) {
 	var st unix.Statfs_t

@@ -25,6 +25,10 @@ func lockExclusive(*os.File) error { return nil }
 
 func freeSpace(*os.File) (int64, bool) { return 0, false }
 
+// noSpace returns err unchanged: only Linux's errnos (ENOSPC, EDQUOT,
+// EFBIG) are marked ErrNoSpace.
+func noSpace(err error) error { return err }
+
 // Prefault is unsupported here; it reports false.
 func Prefault([]byte) bool { return false }
 

@@ -96,14 +96,13 @@ func BenchmarkCeiling(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer conn.Close()
-			h := a.Header()
 			var m cpuMeter
 			b.SetBytes(n)
 			b.ReportAllocs()
 			m.begin()
 			for i := 0; i < b.N; i++ {
-				if _, _, err := sendFile(conn, a.File(), h.DataOffset, n, time.Minute, func(int64) {}, nil); err != nil {
-					b.Fatal(err)
+				if _, zc, err := a.SendData(conn, 0, n); err != nil || !zc {
+					b.Fatal(err, zc)
 				}
 			}
 			m.report(b, n*int64(b.N))
@@ -111,33 +110,31 @@ func BenchmarkCeiling(b *testing.B) {
 	}
 }
 
-// BenchmarkPush pushes an array over loopback into a server's store: the
-// default path (sendfile; splice on tmpfs, the mapping on disk), the copy
-// fallback (write from the mapping), and each receive method on tmpfs and
-// on disk. cpu-s/GB is the whole process (sender and receiver both).
+// BenchmarkPush pushes an array over loopback into a server's store: by
+// sendfile and by the copy fallback (pread into a buffer, write), into tmpfs
+// and into a disk store, with protocol version 1 and version 2 on one and
+// four streams. cpu-s/GB is the whole process (sender and receiver both).
 func BenchmarkPush(b *testing.B) {
 	cases := []struct {
-		name  string
-		store func(*testing.B) *mmapstore.Store
-		recv  RecvOptions
-		copy  bool
+		name    string
+		store   func(*testing.B) *mmapstore.Store
+		copy    bool
+		version int
+		streams int
 	}{
-		{"shm/sendfile-auto", shmStore, RecvOptions{}, false},
-		{"shm/sendfile-mmap", shmStore, RecvOptions{Method: RecvMmap}, false},
-		{"shm/sendfile-mmap-prefault", shmStore, RecvOptions{Method: RecvMmap, Prefault: true}, false},
-		{"shm/sendfile-splice", shmStore, RecvOptions{Method: RecvSplice}, false},
-		{"shm/write-mmap", shmStore, RecvOptions{}, true},
-		{"disk/sendfile-auto", diskStore, RecvOptions{}, false},
-		{"disk/sendfile-mmap-prefault", diskStore, RecvOptions{Method: RecvMmap, Prefault: true}, false},
-		{"disk/sendfile-splice", diskStore, RecvOptions{Method: RecvSplice}, false},
+		{"shm/sendfile/v2", shmStore, false, 2, 1},
+		{"shm/sendfile/v2x4", shmStore, false, 2, 4},
+		{"shm/sendfile/v1", shmStore, false, 1, 1},
+		{"shm/write/v2", shmStore, true, 2, 1},
+		{"disk/sendfile/v2", diskStore, false, 2, 1},
 	}
 	for _, n := range benchSizes {
 		for _, tc := range cases {
 			b.Run(benchName(n)+"/"+tc.name, func(b *testing.B) {
 				src, dst := shmStore(b), tc.store(b)
 				a := makeArray(b, src, "x", arrayx.Uint8, arrayx.Shape{n}, arrayx.OrderC)
-				addr := serve(b, dst, "tcp", Config{Recv: tc.recv})
-				c := dial(b, addr, &DialOptions{ForceCopy: tc.copy})
+				addr := serve(b, dst, "tcp", Config{})
+				c := dial(b, addr, &DialOptions{ForceCopy: tc.copy, MaxVersion: tc.version, Streams: tc.streams})
 				ctx := context.Background()
 				b.SetBytes(n)
 				b.ReportAllocs()
@@ -153,7 +150,7 @@ func BenchmarkPush(b *testing.B) {
 					}
 					b.StopTimer()
 					total += cpuNow() - cpu
-					if st.Bytes != n || st.ZeroCopy == tc.copy {
+					if st.Bytes != n || st.ZeroCopy == tc.copy || st.Version != tc.version {
 						b.Fatalf("stats %+v", st)
 					}
 					b.StartTimer()
@@ -161,5 +158,84 @@ func BenchmarkPush(b *testing.B) {
 				b.ReportMetric(total.Seconds()/(float64(n*int64(b.N))/1e9), "cpu-s/GB")
 			})
 		}
+	}
+}
+
+// BenchmarkReceiveVsLoop tracks the landing path against the plain loop it
+// must keep up with: in each iteration a sender sendfiles the array over
+// loopback twice, once to a loop that reads 1 MiB at a time and writes it to
+// a tmpfs file, once to Partial.ReceiveAt (read into a buffer, CRC while
+// hot, pwrite, every block verified). It reports both rates and their
+// ratio; a regression of the landing path shows as a falling "x-loop".
+func BenchmarkReceiveVsLoop(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run(benchName(n), func(b *testing.B) {
+			src, dst := shmStore(b), shmStore(b)
+			a := makeArray(b, src, "x", arrayx.Uint8, arrayx.Shape{n}, arrayx.OrderC)
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer l.Close()
+			go func() {
+				for {
+					c, err := l.Accept()
+					if err != nil {
+						return
+					}
+					a.SendData(c, 0, n)
+					c.Close()
+				}
+			}()
+			recvOnce := func(land func(conn net.Conn) error) time.Duration {
+				conn, err := net.Dial("tcp", l.Addr().String())
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer conn.Close()
+				start := time.Now()
+				if err := land(conn); err != nil {
+					b.Fatal(err)
+				}
+				return time.Since(start)
+			}
+			var loop, land time.Duration
+			b.SetBytes(n)
+			for i := 0; i < b.N; i++ {
+				loop += recvOnce(func(conn net.Conn) error {
+					f, err := os.CreateTemp(dst.Dir(), "loop-")
+					if err != nil {
+						return err
+					}
+					defer os.Remove(f.Name())
+					defer f.Close()
+					buf := make([]byte, 1<<20)
+					for got := int64(0); got < n; {
+						r, err := conn.Read(buf)
+						if err != nil {
+							return err
+						}
+						if _, err := f.Write(buf[:r]); err != nil {
+							return err
+						}
+						got += int64(r)
+					}
+					return nil
+				})
+				land += recvOnce(func(conn net.Conn) error {
+					p, err := dst.Receive("y", a.RawHeader(), nil)
+					if err != nil {
+						return err
+					}
+					defer p.Discard()
+					_, err = p.ReceiveAt(conn, 0, n)
+					return err
+				})
+			}
+			gbps := func(d time.Duration) float64 { return float64(n*int64(b.N)) / d.Seconds() / 1e9 }
+			b.ReportMetric(gbps(loop), "loop-GB/s")
+			b.ReportMetric(gbps(land), "land-GB/s")
+			b.ReportMetric(loop.Seconds()/land.Seconds(), "x-loop")
+		})
 	}
 }

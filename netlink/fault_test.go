@@ -446,14 +446,16 @@ func TestSenderKilled(t *testing.T) {
 		x = cutPoint(a, x)
 		name := fmt.Sprintf("k%02d", i)
 		p := newProxy(t, addr)
-		p.c2s.set(func(f *flow) { f.hold = pushDataStart(name, a.RawHeader()) + x })
+		p.c2s.holdData(a, x)
 		stop := neverVisible(remote, name, httpBase)
 		pusher := startHelper(t, "pusher", "ARX_STORE="+local.Dir(), "ARX_ADDR="+p.addr, "ARX_NAME=src", "ARX_AS="+name)
 		p.c2s.waitReached(t)
+		// The receiver writes a block once it has it whole and verified:
+		// wait for the whole blocks before x.
 		var part string
-		waitFor(t, fmt.Sprintf("the receiver's partial of %s to hold %d bytes", name, x), func() bool {
+		waitFor(t, fmt.Sprintf("the receiver's partial of %s to hold the %d bytes of whole blocks before byte %d", name, x/bs*bs, x), func() bool {
 			part = partialPath(t, remote.Dir(), name)
-			return part != "" && holds(part, a, x)
+			return part != "" && holds(part, a, x/bs*bs)
 		})
 		pusher.kill()
 		p.close()
@@ -552,8 +554,8 @@ func TestServerKilled(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			copy(p.Bytes(), old.Bytes()[:old.Header().BlockSize])
-			if err := p.Verify(old.Header().BlockSize); err != nil {
+			bs := old.Header().BlockSize
+			if _, err := p.ReceiveAt(bytes.NewReader(old.Bytes()[:bs]), 0, bs); err != nil {
 				t.Fatal(err)
 			}
 			p.Close()
@@ -575,7 +577,7 @@ func TestServerKilled(t *testing.T) {
 			// killed in the middle of a PUT.
 			srv1, addr1 := startServerProc(t, dir)
 			c := dial(t, addr1, nil)
-			if _, err := c.List(ctx); err != nil {
+			if _, err := c.List(ctx, ""); err != nil {
 				t.Fatal(err)
 			}
 			if got := glob(".*"); !slices.Equal(got, []string{liveTmp[0]}) {
@@ -584,7 +586,7 @@ func TestServerKilled(t *testing.T) {
 			rng := testRand(t)
 			x := cutPoint(a, h.BlockSize+rng.Int64N(h.NBytes-2*h.BlockSize))
 			prox := newProxy(t, addr1)
-			prox.c2s.set(func(f *flow) { f.hold = pushDataStart("big", a.RawHeader()) + x })
+			prox.c2s.holdData(a, x)
 			pushed := make(chan error, 1)
 			go func() {
 				c, err := Dial(ctx, prox.addr, nil)
@@ -596,9 +598,10 @@ func TestServerKilled(t *testing.T) {
 			}()
 			prox.c2s.waitReached(t)
 			var part string
-			waitFor(t, fmt.Sprintf("the server's partial to hold %d bytes", x), func() bool {
+			bs = h.BlockSize
+			waitFor(t, fmt.Sprintf("the server's partial to hold the %d bytes of whole blocks before byte %d", x/bs*bs, x), func() bool {
 				part = partialPath(t, dir, "big")
-				return part != "" && holds(part, a, x)
+				return part != "" && holds(part, a, x/bs*bs)
 			})
 			srv1.kill()
 			prox.close()
@@ -613,7 +616,7 @@ func TestServerKilled(t *testing.T) {
 			// resumes; the live writer's file survives too.
 			_, addr2 := startServerProc(t, dir)
 			c2 := dial(t, addr2, nil)
-			list, err := c2.List(ctx)
+			list, err := c2.List(ctx, "")
 			if err != nil || len(list) != 0 {
 				t.Fatalf("the restarted server lists %v, %v; want nothing", list, err)
 			}
@@ -642,12 +645,12 @@ func TestServerKilled(t *testing.T) {
 // Bytes flipped in flight
 // ---------------------------------------------------------------------------
 
-// TestFlippedBytes flips one byte at a random place on the wire in 8
-// transfers, pushes and pulls, received through the mapping and by splice.
-// Each time the receiver names the block, publishes nothing, and the
-// transfer that follows fetches that block and what came after it, nothing
-// before (TestCorruptionInFlight in transfer_test.go is the fixed-place
-// version).
+// TestFlippedBytes flips one byte at a random place of the data on the
+// wire in 8 transfers, pushes and pulls, with protocol versions 1 and 2.
+// Version 2 fetches the bad block again and completes, sending nothing else
+// twice; version 1 names the block, publishes nothing, and the transfer that
+// follows fetches that block and what came after it, nothing before
+// (TestCorruptionInFlight in transfer_test.go is the fixed-place version).
 func TestFlippedBytes(t *testing.T) {
 	ctx := context.Background()
 	rng := testRand(t)
@@ -656,7 +659,7 @@ func TestFlippedBytes(t *testing.T) {
 	pullSrc := newArray(t, remote, "q", arrayx.Int64, arrayx.Shape{3 * mib}, arrayx.OrderF, nil)  // 24 MiB, 6 blocks
 	for i := range 8 {
 		dir := []string{"push", "pull"}[i%2]
-		m := []RecvMethod{RecvMmap, RecvSplice}[i/2%2]
+		version := 1 + i/2%2
 		a := pushSrc
 		if dir == "pull" {
 			a = pullSrc
@@ -666,20 +669,32 @@ func TestFlippedBytes(t *testing.T) {
 		off, n := h.Block(bad)
 		pos := off + rng.Int64N(n)
 		name := fmt.Sprintf("f%d", i)
-		t.Run(fmt.Sprintf("%s-%s-block%d", dir, m, bad), func(t *testing.T) {
-			srv, addr := startServer(t, remote, "tcp", Config{Recv: RecvOptions{Method: m}})
+		t.Run(fmt.Sprintf("%s-v%d-block%d", dir, version, bad), func(t *testing.T) {
+			srv, addr := startServer(t, remote, "tcp", Config{})
 			p := newProxy(t, addr)
+			opts := &DialOptions{MaxVersion: version}
 			var err error
+			var st Stats
 			dst := remote
+			flip := func(f *flow) { f.flipAt, f.flipSkip = dataAt(a, pos) }
+			c := dial(t, p.addr, opts)
 			if dir == "push" {
-				p.c2s.set(func(f *flow) { f.flip = pushDataStart(name, a.RawHeader()) + pos })
-				c := dial(t, p.addr, nil)
-				_, err = c.Push(ctx, a, name)
+				p.c2s.set(flip)
+				st, err = c.Push(ctx, a, name)
 			} else {
 				dst = local
-				p.s2c.set(func(f *flow) { f.flip = pullDataStart(a.RawHeader()) + pos })
-				c := dial(t, p.addr, &DialOptions{Recv: RecvOptions{Method: m}})
-				_, err = c.Pull(ctx, "q", local, name)
+				p.s2c.set(flip)
+				st, err = c.Pull(ctx, "q", local, name)
+			}
+			if version == 2 {
+				if err != nil {
+					t.Fatalf("byte %d (block %d) flipped: %v; want the block fetched again", pos, bad, err)
+				}
+				if st.Refetched != 1 || st.Bytes != h.NBytes+n {
+					t.Fatalf("byte %d (block %d) flipped: %d blocks and %d bytes sent; want 1 block again, %d bytes", pos, bad, st.Refetched, st.Bytes, h.NBytes+n)
+				}
+				sameArray(t, a, dst, name)
+				return
 			}
 			if !errors.Is(err, arrayx.ErrChecksum) || !strings.Contains(err.Error(), fmt.Sprintf("block %d ", bad)) {
 				t.Fatalf("byte %d (block %d) flipped: %v; want arrayx.ErrChecksum naming block %d", pos, bad, err, bad)
@@ -687,8 +702,7 @@ func TestFlippedBytes(t *testing.T) {
 			p.close()
 			waitIdle(t, srv)
 			notVisibleAmong(t, dst, name)
-			c := dial(t, addr, &DialOptions{Recv: RecvOptions{Method: m}})
-			var st Stats
+			c = dial(t, addr, opts)
 			if dir == "push" {
 				st, err = c.Push(ctx, a, name)
 			} else {
@@ -791,7 +805,7 @@ func TestDiskFull(t *testing.T) {
 		if _, err := rc.Pull(ctx, "r", small, ""); !errors.Is(err, mmapstore.ErrNoSpace) {
 			t.Fatalf("pull of 16 MiB into the full store: %v, want mmapstore.ErrNoSpace", err)
 		}
-		if _, err := rc.List(ctx); err != nil {
+		if _, err := rc.List(ctx, ""); err != nil {
 			t.Fatalf("the connection after a pull refused for space: %v", err)
 		}
 		empty()
@@ -871,7 +885,7 @@ func TestTruncatedArray(t *testing.T) {
 	if _, err := c.Push(ctx, b, "x"); !errors.Is(err, mmapstore.ErrFault) {
 		t.Fatalf("push of an array truncated to 0 bytes: %v, want mmapstore.ErrFault", err)
 	}
-	if _, err := c.List(ctx); err != nil {
+	if _, err := c.List(ctx, ""); err != nil {
 		t.Fatalf("the connection after a push refused locally: %v", err)
 	}
 
@@ -881,7 +895,7 @@ func TestTruncatedArray(t *testing.T) {
 	a := newArray(t, remote, "y", arrayx.Uint8, arrayx.Shape{16 * 4 * mib}, arrayx.OrderC, nil)
 	ah := a.Header()
 	p := newProxy(t, addr)
-	p.s2c.set(func(f *flow) { f.hold = pullDataStart(a.RawHeader()) + ah.BlockSize })
+	p.s2c.holdData(a, ah.BlockSize)
 	pc := dial(t, p.addr, nil)
 	pulled := make(chan error, 1)
 	go func() {
@@ -904,7 +918,7 @@ func TestTruncatedArray(t *testing.T) {
 	c.Close()
 	waitIdle(t, srv)
 	c = dial(t, addr, nil)
-	if _, err := c.List(ctx); err != nil {
+	if _, err := c.List(ctx, ""); err != nil {
 		t.Fatalf("the server after sending from a truncated file: %v", err)
 	}
 }

@@ -29,7 +29,7 @@ import (
 // encode back to the same bytes and parse again.
 func FuzzReadMsg(f *testing.F) {
 	for kind, b := range map[byte]*body{
-		kindHello:  {Version: Version, Software: "arrayx", Nonce: bytes.Repeat([]byte{7}, NonceSize)},
+		kindHello:  {Version: Version1, Software: "arrayx", Nonce: bytes.Repeat([]byte{7}, NonceSize)},
 		kindAuth:   {MAC: bytes.Repeat([]byte{9}, 32)},
 		kindReply:  {Status: StatusOK, Offset: 4 << 20, Method: "sendfile", Arrays: []Entry{{Name: "a/b", DType: "float64", Shape: []int64{2, 3}, Order: "C", NBytes: 48}}},
 		kindPut:    {Name: "sim/t", Header: []byte("\x89ARX\r\n\x1a\n\x01\x00\x00\x00\x00\x00\x00\x00")},
@@ -40,14 +40,14 @@ func FuzzReadMsg(f *testing.F) {
 		kindDelete: {Name: "x"},
 	} {
 		var buf bytes.Buffer
-		if err := writeMsg(&buf, kind, b); err != nil {
+		if err := writeMsg(&buf, Version1, kind, b); err != nil {
 			f.Fatal(err)
 		}
 		f.Add(buf.Bytes())
 		f.Add(buf.Bytes()[:buf.Len()-1]) // truncated
 	}
 	huge := make([]byte, frameSize)
-	huge[0], huge[1] = Version, kindGet
+	huge[0], huge[1] = Version1, kindGet
 	binary.LittleEndian.PutUint32(huge[4:], 1<<31)
 	f.Add(huge)
 	f.Fuzz(func(t *testing.T, in []byte) {
@@ -61,14 +61,14 @@ func FuzzReadMsg(f *testing.F) {
 			return
 		}
 		var once, twice bytes.Buffer
-		if err := writeMsg(&once, kind, b); err != nil {
+		if err := writeMsg(&once, Version1, kind, b); err != nil {
 			t.Fatalf("accepted message does not encode: %v", err)
 		}
 		kind2, b2, err := readMsg(bytes.NewReader(once.Bytes()), limit+1<<10)
 		if err != nil || kind2 != kind {
 			t.Fatalf("re-encoded message does not parse: %v", err)
 		}
-		writeMsg(&twice, kind2, b2)
+		writeMsg(&twice, Version1, kind2, b2)
 		if !bytes.Equal(once.Bytes(), twice.Bytes()) {
 			t.Fatal("message changed in a round trip")
 		}
@@ -230,7 +230,7 @@ func FuzzServerConn(f *testing.F) {
 		}
 		sconn, cconn := socketPair(t)
 		defer cconn.Close()
-		c := &serverConn{srv: srv, conn: sconn, log: srv.cfg.Logger}
+		c := srv.newConn(sconn)
 		if !srv.track(c) {
 			t.Fatal("server refused the connection")
 		}
@@ -298,16 +298,17 @@ func FuzzClientConn(f *testing.F) {
 		if token {
 			opts.Token = []byte(fuzzToken)
 		}
-		c := &Client{conn: cconn, opts: opts}
-		defer c.Close()
+		c := &Client{opts: opts.withDefaults()}
+		defer cconn.Close()
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			if c.withContext(ctx, c.handshake) != nil {
+			var err error
+			if c.c, err = c.start(ctx, cconn); err != nil {
 				return
 			}
 			c.Stat(ctx, "a")
-			c.List(ctx)
+			c.List(ctx, "")
 			c.Pull(ctx, "a", st, "pulled")
 			c.Push(ctx, mine, "a")
 		}()
@@ -336,13 +337,13 @@ func fuzzCorpus(tb testing.TB) map[string][][]any {
 	raw, data := a.RawHeader(), a.Bytes()
 	msg := func(kind byte, b *body) []byte {
 		var buf bytes.Buffer
-		if err := writeMsg(&buf, kind, b); err != nil {
+		if err := writeMsg(&buf, Version1, kind, b); err != nil {
 			tb.Fatal(err)
 		}
 		return buf.Bytes()
 	}
 	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
-	hello := msg(kindHello, &body{Version: Version, Software: "arrayx"})
+	hello := msg(kindHello, &body{Version: Version1, Software: "arrayx"})
 	badCRC := bytes.Clone(data)
 	badCRC[5] ^= 1
 	nonce := bytes.Repeat([]byte{0x42}, NonceSize)
@@ -367,14 +368,14 @@ func fuzzCorpus(tb testing.TB) map[string][][]any {
 		{cat(session, msg(kindGet, &body{Name: "a"}), msg(kindFrom, &body{Offset: 1 << 40})), false},
 		{cat(session, msg(kindGet, &body{Name: "../etc/passwd"})), false},
 		{cat(session, msg(kindPut, &body{Name: "d", Header: raw[:20]})), false},
-		{cat(session, frameBytes(Version, kindList, 0, 1<<31, nil)), false},
-		{cat(session, frameBytes(Version, 99, 0, 1, []byte{0x80})), false},
+		{cat(session, frameBytes(Version1, kindList, 0, 1<<31, nil)), false},
+		{cat(session, frameBytes(Version1, 99, 0, 1, []byte{0x80})), false},
 		{cat(session, frameOf(kindStat, []byte{0x81, 0xa4, 'n', 'a', 'm', 'e', 0x91, 0x91, 0x91, 0x91, 0x91, 0x91, 0x91, 0x91, 0x91, 0xc0})), false},
 		{cat(session, frameOf(kindStat, []byte{0xdf, 0xff, 0xff, 0xff, 0xff})), false},
 		{cat(Magic[:], msg(kindHello, &body{Version: 2})), false},
 		{cat(Magic[:], hello, msg(kindAuth, &body{MAC: make([]byte, 32)})), true},
 		{cat(Magic[:], hello, msg(kindList, &body{})), true},
-		{cat(Magic[:], frameBytes(Version, kindHello, 0, 1<<31, nil)), false},
+		{cat(Magic[:], frameBytes(Version1, kindHello, 0, 1<<31, nil)), false},
 		{[]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), false},
 		{Magic[:5], false},
 	}
@@ -390,8 +391,8 @@ func fuzzCorpus(tb testing.TB) map[string][][]any {
 	huge := sealedHeader(tb, arrayx.Uint8, arrayx.Shape{1 << 40})
 	client := [][]any{
 		{cat(Magic[:], hello, answers), false},
-		{cat(Magic[:], msg(kindHello, &body{Version: Version, Nonce: nonce}), msg(kindReply, &body{Status: StatusOK}), answers), true},
-		{cat(Magic[:], msg(kindHello, &body{Version: Version, Nonce: nonce}), msg(kindReply, &body{Status: StatusUnauthorized, Message: "no"})), true},
+		{cat(Magic[:], msg(kindHello, &body{Version: Version1, Nonce: nonce}), msg(kindReply, &body{Status: StatusOK}), answers), true},
+		{cat(Magic[:], msg(kindHello, &body{Version: Version1, Nonce: nonce}), msg(kindReply, &body{Status: StatusUnauthorized, Message: "no"})), true},
 		{cat(Magic[:], msg(kindReply, &body{Status: StatusUnavailable, Message: "busy"})), false},
 		{cat(Magic[:], hello, msg(kindReply, &body{Status: StatusOK, Header: raw}), msg(kindReply, &body{Status: StatusOK}),
 			msg(kindReply, &body{Status: StatusOK, Header: raw, Method: "sendfile"}), badCRC), false},
@@ -402,17 +403,17 @@ func fuzzCorpus(tb testing.TB) map[string][][]any {
 			msg(kindReply, &body{Status: StatusOK, Header: raw}), data[:10]), false},
 		{cat(Magic[:], hello, msg(kindReply, &body{Status: StatusOK, Header: raw}), msg(kindReply, &body{Status: StatusOK}),
 			msg(kindReply, &body{Status: StatusChecksum, Message: "bad"}), msg(kindReply, &body{Status: StatusOK, Offset: 1 << 40})), false},
-		{cat(Magic[:], hello, frameBytes(Version, kindReply, 0, 1<<31, nil)), false},
+		{cat(Magic[:], hello, frameBytes(Version1, kindReply, 0, 1<<31, nil)), false},
 		{cat(Magic[:], hello, msg(kindReply, &body{Status: StatusOK, Arrays: []Entry{entry, entry}})), false},
 	}
 
 	frames := [][]any{}
-	for _, b := range []*body{{Version: Version, Software: "arrayx"}, {Name: "sim/t"}, {Status: StatusOK, Offset: 4 << 20}} {
+	for _, b := range []*body{{Version: Version1, Software: "arrayx"}, {Name: "sim/t"}, {Status: StatusOK, Offset: 4 << 20}} {
 		frames = append(frames, []any{msg(kindGet, b), uint16(65535)}, []any{msg(kindPut, b), uint16(4)})
 	}
 	frames = append(frames,
-		[]any{frameBytes(Version, kindGet, 0, 1<<31, nil), uint16(1 << 15)},
-		[]any{frameBytes(Version, kindGet, 0, 10, []byte{0x80}), uint16(100)},
+		[]any{frameBytes(Version1, kindGet, 0, 1<<31, nil), uint16(1 << 15)},
+		[]any{frameBytes(Version1, kindGet, 0, 10, []byte{0x80}), uint16(100)},
 		[]any{frameBytes(2, kindGet, 0, 1, []byte{0x80}), uint16(100)},
 	)
 	return map[string][][]any{"FuzzServerConn": server, "FuzzClientConn": client, "FuzzFrameBoundary": frames}

@@ -2,9 +2,7 @@ package netlink
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -152,6 +150,7 @@ type httpEntry struct {
 	Shape  []int64 `json:"shape"`
 	Order  string  `json:"order"`
 	NBytes int64   `json:"nbytes"`
+	ETag   string  `json:"etag"`
 	URL    string  `json:"url"`
 }
 
@@ -182,12 +181,13 @@ func (s *HTTPServer) list(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]httpEntry, 0, len(names))
 	for _, n := range names {
-		h, err := s.store.Stat(n)
+		info, err := s.store.Info(n)
 		if err != nil {
 			continue // removed or replaced meanwhile
 		}
+		h := info.Header
 		out = append(out, httpEntry{Name: n, DType: h.DType.String(), Shape: shapeOrEmpty(h.Shape),
-			Order: h.Order.String(), NBytes: h.NBytes, URL: arrayURL(n)})
+			Order: h.Order.String(), NBytes: h.NBytes, ETag: `"` + info.Digest + `"`, URL: arrayURL(n)})
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -234,9 +234,9 @@ func (s *HTTPServer) body(whole bool) http.HandlerFunc {
 			s.fail(w, http.StatusInternalServerError, err)
 			return
 		}
-		sec := &fileSection{f: a.File(), base: h.DataOffset, size: h.NBytes}
+		sec := &fileSection{a: a, f: a.File(), base: 0, size: h.NBytes}
 		if whole {
-			sec.base, sec.size = 0, h.FileSize()
+			sec.base, sec.size = -h.DataOffset, h.FileSize()
 			w.Header().Set("X-Arrayx-Data-Offset", strconv.FormatInt(h.DataOffset, 10))
 		}
 		hd := w.Header()
@@ -262,11 +262,14 @@ func (s *HTTPServer) open(w http.ResponseWriter, r *http.Request) (*mmapstore.Ar
 		s.fail(w, http.StatusBadRequest, err)
 		return nil, false
 	}
-	a, err := s.store.Open(name)
+	a, err := s.store.OpenWith(name, &mmapstore.OpenOptions{Limits: s.cfg.limits()})
 	if err != nil {
 		status := http.StatusInternalServerError
-		if errors.Is(err, fs.ErrNotExist) {
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
 			status, err = http.StatusNotFound, fmt.Errorf("no array %q", name)
+		case errors.Is(err, arrayx.ErrHeaderTooLarge):
+			status = http.StatusRequestEntityTooLarge // over this server's Config.MaxHeaderBytes
 		}
 		s.fail(w, status, err)
 		return nil, false
@@ -306,12 +309,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // changes gets a new header, and with it a new tag. The header is unreadable
 // only when the file was truncated behind the store's back.
 func etag(a *mmapstore.Array) (string, error) {
-	raw := a.RawHeader()
-	if raw == nil {
+	d := a.Digest()
+	if d == "" {
 		return "", fmt.Errorf("%w: %s: reading its header", mmapstore.ErrFault, a.Path())
 	}
-	sum := sha256.Sum256(raw)
-	return `"` + hex.EncodeToString(sum[:16]) + `"`, nil
+	return `"` + d + `"`, nil
 }
 
 // formatShape writes a shape as comma-separated sizes; a 0-d shape is "".

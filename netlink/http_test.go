@@ -131,8 +131,8 @@ func jsonError(t testing.TB, r httpResult, status int) string {
 
 func TestHTTPList(t *testing.T) {
 	st := newStore(t)
-	newArray(t, st, "b", arrayx.Float64, arrayx.Shape{3, 4}, arrayx.OrderF, nil)
-	newArray(t, st, "a/nested", arrayx.Int32, arrayx.Shape{}, arrayx.OrderC, nil)
+	b := newArray(t, st, "b", arrayx.Float64, arrayx.Shape{3, 4}, arrayx.OrderF, nil)
+	a := newArray(t, st, "a/nested", arrayx.Int32, arrayx.Shape{}, arrayx.OrderC, nil)
 	_, base := serveHTTP(t, st, Config{})
 	r := httpDo(t, "GET", base+"/v1/arrays", nil)
 	if r.status != 200 || r.header.Get("Content-Type") != "application/json" {
@@ -143,8 +143,8 @@ func TestHTTPList(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []httpEntry{
-		{Name: "a/nested", DType: "int32", Shape: []int64{}, Order: "C", NBytes: 4, URL: "/v1/arrays/a%2Fnested"},
-		{Name: "b", DType: "float64", Shape: []int64{3, 4}, Order: "F", NBytes: 96, URL: "/v1/arrays/b"},
+		{Name: "a/nested", DType: "int32", Shape: []int64{}, Order: "C", NBytes: 4, ETag: `"` + a.Digest() + `"`, URL: "/v1/arrays/a%2Fnested"},
+		{Name: "b", DType: "float64", Shape: []int64{3, 4}, Order: "F", NBytes: 96, ETag: `"` + b.Digest() + `"`, URL: "/v1/arrays/b"},
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("list\n got %+v\nwant %+v", got, want)

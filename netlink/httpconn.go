@@ -9,8 +9,9 @@ import (
 	"net/http"
 	"os"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/arrayx/arrayx/mmapstore"
 )
 
 // httpChunk is the most one sendfile-backed write may take before the write
@@ -18,44 +19,47 @@ import (
 const httpChunk = 64 << 20
 
 // testHookHTTPSend, when set, sees how each response body was sent
-// ("sendfile" or "copy") and how many bytes went that way.
+// ("sendfile", or "write" or "copy" through user space) and how many bytes
+// went that way.
 var testHookHTTPSend func(method string, n int64)
 
-// fileSection presents bytes [base, base+size) of f as an io.ReadSeeker for
-// http.ServeContent. It keeps f's descriptor offset as its position and
-// exposes f's SyscallConn: net's sendfile path recognizes the source by that
-// interface and sends from the descriptor's current offset, so a body served
-// through a section still goes out by sendfile. The section owns f's offset:
-// nothing else may read f through it meanwhile (ReadAt is fine).
+// fileSection presents bytes [base, base+size) of an array's data region
+// (base -DataOffset for the whole file) as an io.ReadSeeker for
+// http.ServeContent. It keeps its own position and reads at explicit
+// offsets, so the array's file offset is never moved and any number of
+// responses may share one array. httpConn.ReadFrom recognizes it and sends
+// the body with the array's explicit-offset sendfile.
 type fileSection struct {
-	f          *os.File
+	a          *mmapstore.Array
+	f          *os.File // the array's file, for the bytes before the data region
 	base, size int64
+	pos        int64 // within the section
 }
 
 func (s *fileSection) Read(p []byte) (int, error) {
-	cur, err := s.f.Seek(0, io.SeekCurrent)
-	if err != nil {
-		return 0, err
-	}
-	left := s.base + s.size - cur
-	if left <= 0 {
+	if s.pos >= s.size {
 		return 0, io.EOF
 	}
-	if int64(len(p)) > left {
-		p = p[:left]
+	p = p[:min(int64(len(p)), s.size-s.pos)]
+	var n int
+	var err error
+	if off := s.base + s.pos; off < 0 { // the prefix and header
+		n, err = s.f.ReadAt(p[:min(int64(len(p)), -off)], s.a.Header().DataOffset+off)
+	} else {
+		n, err = s.a.ReadAt(p, off)
 	}
-	return s.f.Read(p)
+	s.pos += int64(n)
+	if err == io.EOF && n > 0 {
+		err = nil
+	}
+	return n, err
 }
 
 func (s *fileSection) Seek(off int64, whence int) (int64, error) {
 	switch whence {
 	case io.SeekStart:
 	case io.SeekCurrent:
-		cur, err := s.f.Seek(0, io.SeekCurrent)
-		if err != nil {
-			return 0, err
-		}
-		off += cur - s.base
+		off += s.pos
 	case io.SeekEnd:
 		off += s.size
 	default:
@@ -64,13 +68,35 @@ func (s *fileSection) Seek(off int64, whence int) (int64, error) {
 	if off < 0 || off > s.size {
 		return 0, fmt.Errorf("netlink: seek to %d outside a section of %d bytes", off, s.size)
 	}
-	if _, err := s.f.Seek(s.base+off, io.SeekStart); err != nil {
-		return 0, err
-	}
+	s.pos = off
 	return off, nil
 }
 
-func (s *fileSection) SyscallConn() (syscall.RawConn, error) { return s.f.SyscallConn() }
+// sendTo writes the next n bytes of the section to w: the file's prefix and
+// header (if the section covers them) by a write, the data by the array's
+// SendData (sendfile where w allows). It reports whether the data went by
+// sendfile.
+func (s *fileSection) sendTo(w io.Writer, n int64) (int64, bool, error) {
+	n = min(n, s.size-s.pos)
+	var done int64
+	if off := s.base + s.pos; off < 0 && n > 0 {
+		head := make([]byte, min(n, -off))
+		if _, err := io.ReadFull(s, head); err != nil {
+			return 0, false, err
+		}
+		m, err := w.Write(head)
+		done += int64(m)
+		if err != nil {
+			return done, false, err
+		}
+	}
+	if done == n {
+		return done, true, nil
+	}
+	m, zc, err := s.a.SendData(w, s.base+s.pos, n-done)
+	s.pos += m
+	return done + m, zc, err
+}
 
 // statusRecorder notes a response's status and size for the log. It forwards ReadFrom, which is what keeps net/http's sendfile path
 // open through the wrapper.
@@ -193,33 +219,30 @@ func (c *httpConn) Write(p []byte) (int, error) {
 }
 
 func (c *httpConn) ReadFrom(src io.Reader) (int64, error) {
-	rf, ok := c.Conn.(io.ReaderFrom)
 	lr, limited := src.(*io.LimitedReader)
-	var isFile bool
+	var sec *fileSection
 	if limited {
-		_, isFile = lr.R.(syscall.Conn)
+		sec, _ = lr.R.(*fileSection)
 	}
-	if !ok || !isFile {
+	if sec == nil {
 		n, err := io.Copy(writerOnly{c}, src)
 		c.sent("copy", n)
 		return n, err
 	}
 	var total int64
+	zeroCopy := true
 	for lr.N > 0 {
 		c.Conn.SetWriteDeadline(time.Now().Add(c.writeTimeout))
-		chunk := &io.LimitedReader{R: lr.R, N: min(lr.N, httpChunk)}
-		n, err := rf.ReadFrom(chunk)
+		n, zc, err := sec.sendTo(c.Conn, min(lr.N, httpChunk))
 		lr.N -= n
 		total += n
-		if err != nil {
-			c.sent("sendfile", total)
-			return total, err
-		}
-		if n == 0 {
-			break // the file ended early (truncated behind our back)
+		zeroCopy = zeroCopy && zc
+		if err != nil || n == 0 {
+			c.sent(sendMethod(zeroCopy), total)
+			return total, err // n == 0: the file ended early (truncated behind our back)
 		}
 	}
-	c.sent("sendfile", total)
+	c.sent(sendMethod(zeroCopy), total)
 	return total, nil
 }
 

@@ -101,7 +101,7 @@ func TestRoundTripSmoke(t *testing.T) {
 			if !slices.Equal(a.Bytes(), b.Bytes()) || !slices.Equal(a.RawHeader(), b.RawHeader()) {
 				t.Fatal("round trip changed the array")
 			}
-			list, err := c.List(ctx)
+			list, err := c.List(ctx, "")
 			if err != nil || len(list) != 1 || list[0].Name != "y/z" {
 				t.Fatalf("list %v %v", list, err)
 			}

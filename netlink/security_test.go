@@ -90,7 +90,7 @@ func TestAuth(t *testing.T) {
 	t.Run("token_without_server_token", func(t *testing.T) {
 		_, addr := startServer(t, newStore(t), "tcp", Config{})
 		c := dial(t, addr, &DialOptions{Token: token})
-		if _, err := c.List(ctx); err != nil {
+		if _, err := c.List(ctx, ""); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -139,7 +139,7 @@ func TestAuth(t *testing.T) {
 			if len(r.hello.Nonce) != NonceSize {
 				t.Fatalf("server HELLO nonce %x, want %d bytes", r.hello.Nonce, NonceSize)
 			}
-			if err := writeMsg(r.conn, kind, &body{Name: "secret"}); err != nil {
+			if err := writeMsg(r.conn, Version1, kind, &body{Name: "secret"}); err != nil {
 				t.Fatal(err)
 			}
 			r.expectEOF()
@@ -163,7 +163,7 @@ func TestAuthReplay(t *testing.T) {
 	p := newProxy(t, addr)
 	p.c2s.record, p.s2c.record = true, true
 	c := dial(t, p.addr, &DialOptions{Token: token})
-	if _, err := c.List(ctx); err != nil {
+	if _, err := c.List(ctx, ""); err != nil {
 		t.Fatal(err)
 	}
 	c.Close()
@@ -199,7 +199,7 @@ func TestAuthReplay(t *testing.T) {
 			t.Fatalf("replayed AUTH: reply %+v, want status %d", rep, StatusUnauthorized)
 		}
 		// The server hangs up: a request after the refusal gets nothing.
-		writeMsg(r.conn, kind, &body{Name: "secret"})
+		writeMsg(r.conn, Version1, kind, &body{Name: "secret"})
 		r.expectEOF()
 	}
 
@@ -246,7 +246,7 @@ func TestReadOnly(t *testing.T) {
 	if err != nil || h.NBytes != a.Header().NBytes {
 		t.Fatalf("stat: %v %v", h, err)
 	}
-	list, err := c.List(ctx)
+	list, err := c.List(ctx, "")
 	if err != nil || len(list) != 1 || list[0].Name != "ro" {
 		t.Fatalf("list: %v %v", list, err)
 	}
@@ -440,6 +440,7 @@ func TestNamesCannotEscapeStore(t *testing.T) {
 	}
 	r := rawHandshake(t, addr, nil)
 	c := dial(t, addr, nil)
+	c1 := dial(t, addr, &DialOptions{MaxVersion: 1})
 	for _, tc := range names {
 		t.Run(tc.label, func(t *testing.T) {
 			reqs := []struct {
@@ -457,10 +458,15 @@ func TestNamesCannotEscapeStore(t *testing.T) {
 					t.Fatalf("%s %q: reply %+v, want status %d", kindNames[q.kind], tc.name, rep, StatusBadRequest)
 				}
 			}
-			// The same through the Client, which leaves remote names to the server.
+			// The same through the Client, which leaves remote names to the
+			// server: the server's error keeps its sentinel in version 2; a
+			// version-1 reply has only its status.
 			_, err := c.Push(ctx, a, tc.name)
-			if remoteStatus(err) != StatusBadRequest || !errors.Is(err, ErrProtocol) {
-				t.Fatalf("Push %q: %v, want a 400 wrapping ErrProtocol", tc.name, err)
+			if remoteStatus(err) != StatusBadRequest || !errors.Is(err, mmapstore.ErrInvalidName) {
+				t.Fatalf("Push %q: %v, want a 400 wrapping mmapstore.ErrInvalidName", tc.name, err)
+			}
+			if _, err := c1.Push(ctx, a, tc.name); remoteStatus(err) != StatusBadRequest {
+				t.Fatalf("version-1 Push %q: %v, want a 400", tc.name, err)
 			}
 			if _, err := c.Stat(ctx, tc.name); remoteStatus(err) != StatusBadRequest {
 				t.Fatalf("Stat %q: %v, want a 400", tc.name, err)
@@ -667,7 +673,7 @@ func TestServerLimits(t *testing.T) {
 				"so the kernel resets the connection and the client's HELLO write fails before it reads the reply",
 				len(others), StatusUnavailable, others[0])
 		}
-		if _, err := c1.List(ctx); err != nil {
+		if _, err := c1.List(ctx, ""); err != nil {
 			t.Fatalf("the first connection after refusals: %v", err)
 		}
 		c1.Close()
@@ -677,7 +683,7 @@ func TestServerLimits(t *testing.T) {
 			return err == nil
 		})
 		defer c3.Close()
-		if _, err := c3.List(ctx); err != nil {
+		if _, err := c3.List(ctx, ""); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -688,12 +694,12 @@ func TestServerLimits(t *testing.T) {
 		local, remote := newStore(t), newStore(t)
 		_, addr := startServer(t, remote, "tcp", Config{})
 		var serverErrors []string // replies with a 5xx status
-		for _, n := range []uint32{1 << 31, math32, uint32(maxMessage(arrayx.DefaultMaxHeaderBytes)) + 1} {
+		for _, n := range []uint32{1 << 31, math32, uint32(bodyLimit(kindPut, arrayx.DefaultMaxHeaderBytes)) + 1} {
 			for _, kind := range []byte{kindPut, kindList} {
 				t.Run(fmt.Sprintf("%s_%d", kindNames[kind], n), func(t *testing.T) {
 					r := rawHandshake(t, addr, nil)
 					var pre [frameSize]byte
-					pre[0], pre[1] = Version, kind
+					pre[0], pre[1] = Version1, kind
 					binary.LittleEndian.PutUint32(pre[4:], n)
 					var m0, m1 runtime.MemStats
 					runtime.ReadMemStats(&m0)
@@ -739,13 +745,13 @@ func TestServerLimits(t *testing.T) {
 		_, addr := startServer(t, newStore(t), "tcp", Config{})
 		conn := rawDial(t, addr)
 		var pre [frameSize]byte
-		pre[0], pre[1] = Version, kindHello
+		pre[0], pre[1] = Version1, kindHello
 		binary.LittleEndian.PutUint32(pre[4:], 1<<31)
 		conn.Write(append(Magic[:], pre[:]...))
 		r := &rawClient{t: t, conn: conn}
 		r.expectEOF() // refused in the handshake, before the server says anything
 		c := dial(t, addr, nil)
-		if _, err := c.List(ctx); err != nil {
+		if _, err := c.List(ctx, ""); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -757,24 +763,24 @@ func TestServerLimits(t *testing.T) {
 			conn.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
 			(&rawClient{t: t, conn: conn}).expectEOF()
 		})
-		t.Run("version_2", func(t *testing.T) {
-			r := rawHandshake(t, addr, &body{Version: 2, Software: "future"})
-			if r.hello.Version != Version {
+		t.Run("version_3", func(t *testing.T) {
+			r := rawHandshake(t, addr, &body{Version: 3, Versions: []int{3, 4}, Software: "future"})
+			if r.hello.Version != Version1 || !slices.Equal(r.hello.Versions, versions) {
 				t.Fatalf("server HELLO %+v", r.hello)
 			}
-			if rep := r.reply(); rep.Status != StatusBadRequest {
-				t.Fatalf("reply to a version-2 HELLO: %+v", rep)
+			if rep := r.reply(); rep.Status != StatusBadRequest || rep.Code != "protocol" || !strings.Contains(rep.Message, "[3 4]") {
+				t.Fatalf("reply to a HELLO of versions 3 and 4: %+v", rep)
 			}
 			r.expectEOF()
 		})
 		t.Run("request_before_hello", func(t *testing.T) {
 			conn := rawDial(t, addr)
 			conn.Write(Magic[:])
-			writeMsg(conn, kindList, &body{})
+			writeMsg(conn, Version1, kindList, &body{})
 			(&rawClient{t: t, conn: conn}).expectEOF()
 		})
 		c := dial(t, addr, nil)
-		if _, err := c.List(ctx); err != nil {
+		if _, err := c.List(ctx, ""); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -797,18 +803,18 @@ func TestServerLimits(t *testing.T) {
 			half  bool // close our side after sending
 		}{
 			{"frame_version_2", frame(2, kindList, 0, []byte{0x80}), false},
-			{"unknown_kind", frame(Version, 99, 0, []byte{0x80}), false},
-			{"flags_set", frame(Version, kindList, 1, []byte{0x80}), false},
-			{"trailing_byte", frame(Version, kindStat, 0, []byte{0x80, 0xc0}), false},
-			{"not_msgpack", frame(Version, kindStat, 0, []byte{0xc1}), false},
-			{"truncated_msgpack", frame(Version, kindStat, 0, []byte{0x81, 0xa4, 'n'}), false},
-			{"array_of_2e32_elements", frame(Version, kindStat, 0, []byte{0xdd, 0xff, 0xff, 0xff, 0xff}), false},
-			{"deep_nesting", frame(Version, kindStat, 0, deep), false},
-			{"name_not_a_string", frame(Version, kindStat, 0, append(bytes.Clone(nameKey), 0x05)), false},
-			{"reply_from_client", frame(Version, kindReply, 0, []byte{0x80}), false},
-			{"hello_again", frame(Version, kindHello, 0, []byte{0x80}), false},
-			{"from_outside_get", frame(Version, kindFrom, 0, []byte{0x80}), false},
-			{"body_cut_short", frame(Version, kindStat, 0, []byte{0x81, 0xa4, 'n', 'a', 'm', 'e', 0xa1, 'x'})[:frameSize+3], true},
+			{"unknown_kind", frame(Version1, 99, 0, []byte{0x80}), false},
+			{"flags_set", frame(Version1, kindList, 1, []byte{0x80}), false},
+			{"trailing_byte", frame(Version1, kindStat, 0, []byte{0x80, 0xc0}), false},
+			{"not_msgpack", frame(Version1, kindStat, 0, []byte{0xc1}), false},
+			{"truncated_msgpack", frame(Version1, kindStat, 0, []byte{0x81, 0xa4, 'n'}), false},
+			{"array_of_2e32_elements", frame(Version1, kindStat, 0, []byte{0xdd, 0xff, 0xff, 0xff, 0xff}), false},
+			{"deep_nesting", frame(Version1, kindStat, 0, deep), false},
+			{"name_not_a_string", frame(Version1, kindStat, 0, append(bytes.Clone(nameKey), 0x05)), false},
+			{"reply_from_client", frame(Version1, kindReply, 0, []byte{0x80}), false},
+			{"hello_again", frame(Version1, kindHello, 0, []byte{0x80}), false},
+			{"from_outside_get", frame(Version1, kindFrom, 0, []byte{0x80}), false},
+			{"body_cut_short", frame(Version1, kindStat, 0, []byte{0x81, 0xa4, 'n', 'a', 'm', 'e', 0xa1, 'x'})[:frameSize+3], true},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
@@ -829,7 +835,7 @@ func TestServerLimits(t *testing.T) {
 			})
 		}
 		c := dial(t, addr, nil)
-		if _, err := c.List(ctx); err != nil {
+		if _, err := c.List(ctx, ""); err != nil {
 			t.Fatalf("a well-behaved client after malformed frames: %v", err)
 		}
 	})
@@ -874,7 +880,7 @@ func TestMaxHeaderBytes(t *testing.T) {
 			t.Fatalf("Stat of an array with a 16 KiB header and MaxHeaderBytes %d: %v, want arrayx.ErrHeaderTooLarge", limit, err)
 		}
 		// The reply was read whole: the connection is still in step.
-		if _, err := c.List(ctx); err != nil {
+		if _, err := c.List(ctx, ""); err != nil {
 			t.Errorf("after Stat refused a header locally, List = %v; want the connection usable: Stat returns the "+
 				"arrayx.Unmarshal error bare, so Client.do marks the connection broken (Pull wraps such errors "+
 				"in localError)", err)

@@ -1,13 +1,17 @@
 package netlink
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,18 +19,27 @@ import (
 	"github.com/arrayx/arrayx/mmapstore"
 )
 
-// Config holds a server's limits and timeouts. Zero values mean the defaults.
+// Config holds a server's limits and timeouts, the one place they are set.
+// Zero values mean the defaults. The HTTP endpoint (HTTPServer) honours the
+// ones it shares: MaxHeaderBytes, MaxConns, the three timeouts, Token and
+// Logger.
 type Config struct {
-	// MaxHeaderBytes caps an array header (default 1 MiB, as for files).
+	// MaxHeaderBytes caps an array header (default 1 MiB, as for files); a
+	// PUT message may be this plus 64 KiB.
 	MaxHeaderBytes int
 	// MaxArrayBytes refuses PUTs of arrays with more data bytes (default: no limit).
 	MaxArrayBytes int64
 	// MaxConns caps simultaneous connections (default 256); more are told
 	// StatusUnavailable and closed.
 	MaxConns int
+	// MaxStreams caps the connections that may carry one transfer
+	// (default 8). 1 turns joining off: the server does not offer
+	// FeatureJoin.
+	MaxStreams int
 	// IdleTimeout closes a connection that sends no request for this long (default 5 min).
 	IdleTimeout time.Duration
-	// ReadTimeout bounds reading one message, and one block of data (default 30 s).
+	// ReadTimeout bounds the handshake, reading one message once its first
+	// byte has come, and each read of data without progress (default 30 s).
 	ReadTimeout time.Duration
 	// WriteTimeout bounds writing one message, and one chunk of data (default 30 s).
 	WriteTimeout time.Duration
@@ -34,8 +47,6 @@ type Config struct {
 	ReadOnly bool
 	// Token, when set, is required from clients (HMAC challenge-response).
 	Token []byte
-	// Recv chooses how PUT data reaches the store.
-	Recv RecvOptions
 	// Sync is the sync mode for arrays received by PUT (default SyncAuto).
 	Sync mmapstore.SyncMode
 	// PartialMaxAge governs the cleaning a server does when it starts
@@ -56,6 +67,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxConns <= 0 {
 		c.MaxConns = 256
+	}
+	if c.MaxStreams <= 0 {
+		c.MaxStreams = DefaultMaxStreams
 	}
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = 5 * time.Minute
@@ -78,9 +92,21 @@ func (c Config) withDefaults() Config {
 // DefaultPartialMaxAge is Config.PartialMaxAge's default.
 const DefaultPartialMaxAge = 24 * time.Hour
 
-// maxMessage is the body limit for a given header limit: the header plus
-// room for the name and keys.
-func maxMessage(maxHeader int) int { return maxHeader + 64<<10 }
+// DefaultMaxStreams is Config.MaxStreams's default.
+const DefaultMaxStreams = 8
+
+// listPage is the most arrays a version-2 LIST reply carries.
+const listPage = 1000
+
+func (c *Config) limits() arrayx.Limits { return arrayx.Limits{MaxHeaderBytes: c.MaxHeaderBytes} }
+
+// features is what the server offers in HELLO.
+func (c *Config) features() []string {
+	if c.MaxStreams > 1 {
+		return []string{FeatureJoin}
+	}
+	return nil
+}
 
 // Server serves a store's arrays to netlink clients.
 type Server struct {
@@ -94,12 +120,15 @@ type Server struct {
 	conns     map[*serverConn]bool
 	closing   bool
 	done      chan struct{} // closed when the last connection ends after Shutdown
+	recvs     map[string]*recvTransfer
+	sends     map[string]*sendTransfer
 }
 
 // NewServer returns a server for store.
 func NewServer(store *mmapstore.Store, cfg Config) *Server {
 	return &Server{store: store, cfg: cfg.withDefaults(),
-		listeners: map[net.Listener]bool{}, conns: map[*serverConn]bool{}}
+		listeners: map[net.Listener]bool{}, conns: map[*serverConn]bool{},
+		recvs: map[string]*recvTransfer{}, sends: map[string]*sendTransfer{}}
 }
 
 // Serve accepts connections on l until Shutdown or Close, and returns
@@ -136,13 +165,19 @@ func (s *Server) Serve(l net.Listener) error {
 			return err
 		}
 		delay = 0
-		c := &serverConn{srv: s, conn: nc, log: s.cfg.Logger.With("remote", nc.RemoteAddr().String())}
+		c := s.newConn(nc)
 		if !s.track(c) {
 			go c.refuse()
 			continue
 		}
 		go c.serve()
 	}
+}
+
+// newConn wraps an accepted connection.
+func (s *Server) newConn(nc net.Conn) *serverConn {
+	return &serverConn{srv: s, c: newConn(nc, s.cfg.ReadTimeout, s.cfg.WriteTimeout, s.cfg.MaxHeaderBytes),
+		log: s.cfg.Logger.With("remote", nc.RemoteAddr().String())}
 }
 
 // clean removes what crashed writers and old interrupted transfers left in
@@ -230,17 +265,91 @@ func (s *Server) Close() error {
 		l.Close()
 	}
 	for c := range s.conns {
-		c.conn.SetDeadline(time.Unix(1, 0))
-		c.conn.Close()
+		c.c.stop(ErrServerClosed)
+		c.c.nc.Close()
 	}
 	return nil
 }
 
+// The transfers in progress, by id, so that other connections can join them.
+
+func (s *Server) addRecv(t *recvTransfer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.recvs[string(t.id)] = t
+}
+
+// dropRecv forgets t once no connection carries it, closing its partial
+// (kept on disk for a resume) unless it was published. A connection
+// joining meanwhile keeps it.
+func (s *Server) dropRecv(t *recvTransfer) {
+	s.mu.Lock()
+	t.mu.Lock()
+	last := len(t.conns) == 0
+	if last {
+		t.finishing = true // no join may attach from now on
+		delete(s.recvs, string(t.id))
+	}
+	t.mu.Unlock()
+	s.mu.Unlock()
+	if last {
+		t.p.Close()
+	}
+}
+
+func (s *Server) lookupRecv(id []byte) *recvTransfer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.recvs[string(id)]
+}
+
+func (s *Server) addSend(t *sendTransfer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sends[string(t.id)] = t
+}
+
+// joinSend takes a reference to the send transfer id, if it is still on.
+func (s *Server) joinSend(id []byte, name string) (*sendTransfer, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.sends[string(id)]
+	if t == nil {
+		return nil, fmt.Errorf("%w: no transfer %x in progress", fs.ErrNotExist, id)
+	}
+	if t.name != name {
+		return nil, fmt.Errorf("%w: transfer %x sends another array", ErrProtocol, id)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.refs >= s.cfg.MaxStreams {
+		return nil, fmt.Errorf("%w: transfer %x already has %d streams, the most this server allows", mmapstore.ErrBusy, id, t.refs)
+	}
+	t.refs++
+	return t, nil
+}
+
+// dropSend releases a reference; the last one closes the array.
+func (s *Server) dropSend(t *sendTransfer) {
+	s.mu.Lock()
+	t.mu.Lock()
+	t.refs--
+	last := t.refs == 0
+	if last {
+		delete(s.sends, string(t.id))
+	}
+	t.mu.Unlock()
+	s.mu.Unlock()
+	if last {
+		t.a.Close()
+	}
+}
+
 // serverConn is one client connection, served sequentially.
 type serverConn struct {
-	srv  *Server
-	conn net.Conn
-	log  *slog.Logger
+	srv *Server
+	c   *conn
+	log *slog.Logger
 
 	mu   sync.Mutex
 	busy bool // a request is in progress
@@ -263,31 +372,32 @@ func (c *serverConn) closeIfIdle() {
 	defer c.mu.Unlock()
 	c.shut = true
 	if !c.busy {
-		c.conn.SetReadDeadline(time.Unix(1, 0)) // wakes the idle read
+		c.c.stop(ErrServerClosed) // wakes the idle read
 	}
 }
 
 // refuse tells a connection over the limit why, and closes it.
 func (c *serverConn) refuse() {
-	c.conn.SetDeadline(time.Now().Add(time.Second))
-	c.conn.Write(Magic[:])
-	writeMsg(c.conn, kindReply, &body{Status: StatusUnavailable, Message: "too many connections, or shutting down"})
-	if cw, ok := c.conn.(interface{ CloseWrite() error }); ok {
+	nc := c.c.nc
+	nc.SetDeadline(time.Now().Add(time.Second))
+	nc.Write(Magic[:])
+	writeMsg(nc, Version1, kindReply, &replyBody{Status: StatusUnavailable, Code: "unavailable", Message: "too many connections, or shutting down"})
+	if cw, ok := nc.(interface{ CloseWrite() error }); ok {
 		cw.CloseWrite()
 	}
-	io.CopyN(io.Discard, c.conn, 64<<10)
-	c.conn.Close()
+	io.CopyN(io.Discard, nc, 64<<10)
+	nc.Close()
 }
 
 func (c *serverConn) serve() {
 	defer c.srv.untrack(c)
-	defer c.conn.Close()
+	defer c.c.nc.Close()
 	start := time.Now()
 	if err := c.handshake(); err != nil {
 		c.log.Info("handshake failed", "err", err)
 		return
 	}
-	c.log.Debug("connected")
+	c.log.Debug("connected", "version", c.c.version, "features", c.c.features)
 	cfg := &c.srv.cfg
 	for {
 		c.mu.Lock()
@@ -296,86 +406,118 @@ func (c *serverConn) serve() {
 			return
 		}
 		c.busy = false
-		c.conn.SetReadDeadline(time.Now().Add(cfg.IdleTimeout))
 		c.mu.Unlock()
-		kind, b, err := readMsg(c.conn, maxMessage(cfg.MaxHeaderBytes))
+		f, err := c.c.recv(cfg.IdleTimeout)
 		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, net.ErrClosed) {
-				c.log.Info("bad request", "err", err)
-				c.reply(&body{Status: statusOf(err), Message: err.Error()})
+			var bf *errBeforeFrame
+			switch {
+			case errors.As(err, &bf), errors.Is(err, ErrServerClosed), errors.Is(err, net.ErrClosed):
+				c.log.Debug("disconnected", "after", time.Since(start), "err", err)
+				return
+			case errors.Is(err, ErrUnsupported) && c.c.version >= Version2:
+				// The whole frame was read: say so and go on.
+				if !c.fail(err) {
+					return
+				}
+				continue
 			}
-			c.log.Debug("disconnected", "after", time.Since(start))
+			c.log.Info("bad request", "err", err)
+			c.fail(err)
 			return
 		}
 		if !c.begin() {
 			return
 		}
-		keep := c.handle(kind, b)
-		if !keep {
+		if !c.handle(f) {
 			return
 		}
 	}
 }
 
-// handshake exchanges magic and HELLO, and checks the token if one is set.
+// handshake exchanges magic and HELLO, agrees on a version and features,
+// and checks the token if one is set.
 func (c *serverConn) handshake() error {
 	cfg := &c.srv.cfg
-	c.conn.SetDeadline(time.Now().Add(cfg.ReadTimeout))
-	defer c.conn.SetDeadline(time.Time{})
-	if err := readMagic(c.conn); err != nil {
+	nc := c.c.nc
+	nc.SetDeadline(time.Now().Add(cfg.ReadTimeout))
+	defer nc.SetDeadline(time.Time{})
+	if err := readMagic(nc); err != nil {
 		return err
 	}
-	hello, err := expect(c.conn, 4<<10, kindHello)
+	f, err := readFrame(nc, func(byte) int { return 4 << 10 })
 	if err != nil {
 		return err
 	}
+	if f.version != Version1 || f.kind != kindHello {
+		return fmt.Errorf("%w: the connection must open with a version-1 HELLO frame, not %s version %d", ErrProtocol, kindName(f.kind), f.version)
+	}
+	var hello helloBody
+	if err := f.decode(&hello, false); err != nil {
+		return err
+	}
+	theirs := hello.Versions
+	if len(theirs) == 0 {
+		theirs = []int{hello.Version}
+	}
+	v, feats := agree(theirs, hello.Features, cfg.features())
 	var nonce []byte
 	if len(cfg.Token) > 0 {
 		nonce = newNonce()
 	}
-	if _, err := c.conn.Write(Magic[:]); err != nil {
+	if _, err := nc.Write(Magic[:]); err != nil {
 		return err
 	}
-	if err := writeMsg(c.conn, kindHello, &body{Version: Version, Software: "arrayx", Nonce: nonce}); err != nil {
+	if err := writeMsg(nc, Version1, kindHello, &helloBody{Version: max(v, Version1), Versions: versions,
+		Features: feats, Software: "arrayx", Nonce: nonce}); err != nil {
 		return err
 	}
-	if hello.Version != Version {
-		err := fmt.Errorf("%w: client speaks version %d, server %d", ErrProtocol, hello.Version, Version)
-		c.reply(&body{Status: StatusBadRequest, Message: err.Error()})
+	if v == 0 {
+		err := fmt.Errorf("%w: the client speaks versions %v, the server %v", ErrProtocol, theirs, versions)
+		writeMsg(nc, Version1, kindReply, &replyBody{Status: StatusBadRequest, Code: "protocol", Message: err.Error()})
 		return err
 	}
+	c.c.version, c.c.features = v, feats
 	if nonce == nil {
 		return nil
 	}
-	auth, err := expect(c.conn, 4<<10, kindAuth)
-	if err != nil {
+	var auth authBody
+	if err := c.c.expect(kindAuth, &auth); err != nil {
 		return err
 	}
 	if !checkMAC(cfg.Token, nonce, auth.MAC) {
-		c.reply(&body{Status: StatusUnauthorized, Message: "wrong or missing token"})
+		c.reply(&replyBody{Status: StatusUnauthorized, Code: "unauthorized", Message: "wrong or missing token"})
 		return ErrUnauthorized
 	}
-	return c.reply(&body{Status: StatusOK})
+	return c.reply(&replyBody{Status: StatusOK})
 }
 
-func (c *serverConn) reply(b *body) error {
-	c.conn.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
-	return writeMsg(c.conn, kindReply, b)
-}
+func (c *serverConn) reply(b *replyBody) error { return c.c.send(kindReply, b) }
 
-// fail replies with err's status and message.
+// fail replies with err's status, code and message (without the server's
+// paths); false means the reply could not be sent.
 func (c *serverConn) fail(err error) bool {
-	return c.reply(&body{Status: statusOf(err), Message: err.Error()}) == nil
+	status, code := classify(err)
+	return c.reply(&replyBody{Status: status, Code: code, Message: publicMessage(err, c.srv.store.Dir())}) == nil
 }
+
+// decode decodes a request's body: strictly in version 2.
+func (c *serverConn) decode(f frame, v any) error { return f.decode(v, c.c.version >= Version2) }
 
 // handle serves one request; false closes the connection.
-func (c *serverConn) handle(kind byte, b *body) bool {
+func (c *serverConn) handle(f frame) bool {
 	cfg := &c.srv.cfg
 	st := c.srv.store
-	log := c.log.With("op", kindNames[kind], "name", b.Name)
-	switch kind {
+	strict := c.c.version >= Version2
+	// A body that does not decode leaves a version-2 connection in step (the
+	// frame was read whole); version 1 closes, as it always did.
+	bad := func(err error) bool { return c.fail(err) && strict }
+	switch f.kind {
 	case kindStat:
-		a, err := st.Open(b.Name)
+		var b nameBody
+		if err := c.decode(f, &b); err != nil {
+			return bad(err)
+		}
+		a, err := st.OpenWith(b.Name, &mmapstore.OpenOptions{Limits: cfg.limits()})
 		if err != nil {
 			return c.fail(err)
 		}
@@ -384,98 +526,265 @@ func (c *serverConn) handle(kind byte, b *body) bool {
 		if raw == nil {
 			return c.fail(fmt.Errorf("%w: %s: reading its header", mmapstore.ErrFault, b.Name))
 		}
-		return c.reply(&body{Status: StatusOK, Header: raw}) == nil
+		return c.reply(&replyBody{Status: StatusOK, Header: raw}) == nil
 	case kindList:
-		names, err := st.List()
-		if err != nil {
-			return c.fail(err)
+		var b listBody
+		if err := c.decode(f, &b); err != nil {
+			return bad(err)
 		}
-		entries := make([]Entry, 0, len(names))
-		for _, n := range names {
-			h, err := st.Stat(n)
-			if err != nil {
-				continue // removed or replaced meanwhile
-			}
-			entries = append(entries, Entry{Name: n, DType: h.DType.String(), Shape: h.Shape, Order: h.Order.String(), NBytes: h.NBytes})
-		}
-		return c.reply(&body{Status: StatusOK, Arrays: entries}) == nil
+		return c.handleList(&b)
 	case kindDelete:
+		var b nameBody
+		if err := c.decode(f, &b); err != nil {
+			return bad(err)
+		}
 		if cfg.ReadOnly {
 			return c.fail(ErrReadOnly)
 		}
 		if err := st.Remove(b.Name); err != nil {
 			return c.fail(err)
 		}
-		log.Info("deleted")
-		return c.reply(&body{Status: StatusOK}) == nil
+		c.log.Info("deleted", "name", b.Name)
+		return c.reply(&replyBody{Status: StatusOK}) == nil
 	case kindGet:
-		return c.handleGet(b, log)
+		var b getBody
+		if err := c.decode(f, &b); err != nil {
+			return bad(err)
+		}
+		if c.c.version == Version1 {
+			return c.handleGetV1(&b)
+		}
+		return c.handleGet(&b)
 	case kindPut:
-		return c.handlePut(b, log)
+		var b putBody
+		if err := c.decode(f, &b); err != nil {
+			return bad(err)
+		}
+		if c.c.version == Version1 {
+			return c.handlePutV1(&b)
+		}
+		return c.handlePut(&b)
+	case kindData:
+		// Raw bytes follow it that no request expects: the stream is lost.
+		c.fail(fmt.Errorf("%w: DATA outside a transfer", ErrProtocol))
+		return false
 	}
-	return c.fail(fmt.Errorf("%w: %s is not a request", ErrProtocol, kindNames[kind]))
+	return bad(fmt.Errorf("%w: %s is not a request", ErrProtocol, kindName(f.kind)))
 }
 
-func (c *serverConn) handleGet(b *body, log *slog.Logger) bool {
-	cfg := &c.srv.cfg
-	a, err := c.srv.store.Open(b.Name)
+func (c *serverConn) handleList(b *listBody) bool {
+	names, err := c.srv.store.List()
 	if err != nil {
 		return c.fail(err)
 	}
-	defer a.Close()
-	method := "write"
-	if canSendfile(c.conn) {
-		method = "sendfile"
+	if c.c.version == Version1 {
+		entries := make([]Entry, 0, len(names))
+		for _, n := range names {
+			if e, ok := c.entry(n); ok {
+				entries = append(entries, e)
+			}
+		}
+		return c.reply(&replyBody{Status: StatusOK, Arrays: entries}) == nil
 	}
-	raw := a.RawHeader()
+	limit := b.Limit
+	if limit <= 0 || limit > listPage {
+		limit = listPage
+	}
+	i := sort.SearchStrings(names, b.After)
+	if i < len(names) && names[i] == b.After {
+		i++
+	}
+	var r replyBody
+	r.Status = StatusOK
+	for ; i < len(names); i++ {
+		n := names[i]
+		if !strings.HasPrefix(n, b.Prefix) {
+			if n > b.Prefix {
+				break // sorted: no later name has the prefix
+			}
+			continue
+		}
+		if len(r.Arrays) == limit {
+			r.Next = r.Arrays[len(r.Arrays)-1].Name
+			break
+		}
+		if e, ok := c.entry(n); ok {
+			r.Arrays = append(r.Arrays, e)
+		}
+	}
+	return c.reply(&r) == nil
+}
+
+// entry describes one array for LIST; false if it went away meanwhile.
+func (c *serverConn) entry(name string) (Entry, bool) {
+	info, err := c.srv.store.Info(name)
+	if err != nil {
+		return Entry{}, false // removed or replaced meanwhile, or not an array we can read
+	}
+	h := info.Header
+	return Entry{Name: name, DType: h.DType.String(), Shape: h.Shape, Order: h.Order.String(), NBytes: h.NBytes, Digest: info.Digest}, true
+}
+
+// sendMethod is how this server sends data on its connection.
+func (c *serverConn) sendMethod() string {
+	if canSendfile(c.c.nc) {
+		return "sendfile"
+	}
+	return "write"
+}
+
+// receive prepares the partial for a PUT: the header within our limits,
+// then the store's own checks, then the blocks the receiver's previous
+// version of the array already has.
+func (c *serverConn) receive(b *putBody) (*mmapstore.Partial, int64, error) {
+	cfg := &c.srv.cfg
+	if cfg.ReadOnly {
+		return nil, 0, ErrReadOnly
+	}
+	if _, err := arrayx.ParsePrefix(b.Header, cfg.limits()); err != nil {
+		return nil, 0, err
+	}
+	p, err := c.srv.store.Receive(b.Name, b.Header, &mmapstore.ReceiveOptions{MaxBytes: cfg.MaxArrayBytes, Sync: cfg.Sync})
+	if err != nil {
+		return nil, 0, err
+	}
+	return p, seedFrom(c.srv.store, p, b.Name, c.log), nil
+}
+
+// seedFrom copies into p the blocks the store's current array of that name
+// holds unchanged, so that only the others cross the network.
+func seedFrom(st *mmapstore.Store, p *mmapstore.Partial, name string, log *slog.Logger) int64 {
+	if p.Held() == p.Header().NBytes {
+		return 0
+	}
+	old, err := st.Open(name)
+	if err != nil {
+		return 0
+	}
+	defer old.Close()
+	n, method, err := p.Seed(old)
+	if err != nil {
+		log.Info("seeding from the previous version failed", "name", name, "err", err)
+	}
+	if n > 0 {
+		log.Info("seeded from the previous version", "name", name, "bytes", n, "method", method)
+	}
+	return n
+}
+
+func (c *serverConn) handlePut(b *putBody) bool {
+	cfg := &c.srv.cfg
+	var t *recvTransfer
+	var seeded int64
+	if len(b.Transfer) > 0 {
+		var err error
+		if t, err = c.joinRecv(b); err != nil {
+			return c.fail(err)
+		}
+	} else {
+		p, n, err := c.receive(b)
+		if err != nil {
+			return c.fail(err)
+		}
+		seeded = n
+		t = newRecvTransfer(newTransferID(), b.Name, p.RawHeader(), p, nil)
+		t.attach(c.c, cfg.MaxStreams)
+		c.srv.addRecv(t)
+	}
+	defer c.srv.dropRecv(t)
+	log := c.log.With("op", "PUT", "name", b.Name, "transfer", fmt.Sprintf("%x", t.id[:4]))
+	if c.reply(&replyBody{Status: StatusOK, Transfer: t.id, Held: t.p.Held(), Seeded: seeded, Method: recvMethod}) != nil {
+		return false
+	}
+	start := time.Now()
+	err := t.serve(c.c)
+	wire, refetched := t.stats()
+	if err == nil {
+		log.Info("received", "bytes", wire, "resumed", t.p.Resumed(), "seeded", seeded, "refetched", refetched,
+			"seconds", time.Since(start).Seconds())
+		return c.reply(&replyBody{Status: StatusOK, Bytes: wire, Refetched: refetched, Method: recvMethod}) == nil
+	}
+	log.Info("PUT failed", "held", t.p.Held(), "err", err)
+	if c.c.stopCause() == nil {
+		// The client may still be sending what it was asked for: let it read
+		// the reason before the connection closes.
+		c.fail(err)
+		c.drain()
+	}
+	return false
+}
+
+// joinRecv attaches this connection to a receive in progress.
+func (c *serverConn) joinRecv(b *putBody) (*recvTransfer, error) {
+	if !c.c.has(FeatureJoin) {
+		return nil, fmt.Errorf("%w: joining a transfer (feature %q was not agreed)", ErrUnsupported, FeatureJoin)
+	}
+	t := c.srv.lookupRecv(b.Transfer)
+	if t == nil {
+		return nil, fmt.Errorf("%w: no transfer %x in progress", fs.ErrNotExist, b.Transfer)
+	}
+	if t.name != b.Name || !bytes.HasPrefix(b.Header, t.header) {
+		return nil, fmt.Errorf("%w: transfer %x receives another array", ErrProtocol, b.Transfer)
+	}
+	if !t.attach(c.c, c.srv.cfg.MaxStreams) {
+		return nil, fmt.Errorf("%w: transfer %x has ended, or has the %d streams this server allows", mmapstore.ErrBusy, b.Transfer, c.srv.cfg.MaxStreams)
+	}
+	return t, nil
+}
+
+func (c *serverConn) handleGet(b *getBody) bool {
+	var t *sendTransfer
+	if len(b.Transfer) > 0 {
+		if !c.c.has(FeatureJoin) {
+			return c.fail(fmt.Errorf("%w: joining a transfer (feature %q was not agreed)", ErrUnsupported, FeatureJoin))
+		}
+		var err error
+		if t, err = c.srv.joinSend(b.Transfer, b.Name); err != nil {
+			return c.fail(err)
+		}
+	} else {
+		a, err := c.srv.store.OpenWith(b.Name, &mmapstore.OpenOptions{Limits: c.srv.cfg.limits()})
+		if err != nil {
+			return c.fail(err)
+		}
+		t = newSendTransfer(newTransferID(), b.Name, a, false, nil)
+		c.srv.addSend(t)
+	}
+	defer c.srv.dropSend(t)
+	raw := t.a.RawHeader()
 	if raw == nil {
 		return c.fail(fmt.Errorf("%w: %s: reading its header", mmapstore.ErrFault, b.Name))
 	}
-	if c.reply(&body{Status: StatusOK, Header: raw, Method: method}) != nil {
+	if c.reply(&replyBody{Status: StatusOK, Header: raw, Transfer: t.id, Method: c.sendMethod()}) != nil {
 		return false
 	}
-	c.conn.SetReadDeadline(time.Now().Add(cfg.ReadTimeout))
-	from, err := expect(c.conn, 4<<10, kindFrom)
+	start := time.Now()
+	res, err := t.serve(c.c, false)
+	log := c.log.With("op", "GET", "name", b.Name, "transfer", fmt.Sprintf("%x", t.id[:4]))
 	if err != nil {
-		log.Info("GET aborted", "err", err)
+		log.Info("GET failed", "sent", res.bytes, "err", err)
+		if errors.Is(err, ErrProtocol) && c.c.stopCause() == nil {
+			c.fail(err)
+		}
 		return false
 	}
-	h := a.Header()
-	if from.Cancel {
-		return true
-	}
-	if from.Offset < 0 || from.Offset > h.NBytes {
-		log.Info("GET with a bad offset", "offset", from.Offset)
-		return false // the client expects data or nothing: close
-	}
-	t := time.Now()
-	n, zc, err := sendData(c.conn, a.File(), a.Bytes(), h.DataOffset, from.Offset, h.NBytes-from.Offset, cfg.WriteTimeout, false, nil, nil)
-	if err != nil {
-		log.Info("GET failed", "sent", n, "err", err)
-		return false
-	}
-	log.Info("sent", "bytes", n, "from", from.Offset, "seconds", time.Since(t).Seconds(), "zero_copy", zc)
+	log.Info("sent", "bytes", res.bytes, "seconds", time.Since(start).Seconds(), "zero_copy", res.zeroCopy)
 	return true
 }
 
-func (c *serverConn) handlePut(b *body, log *slog.Logger) bool {
-	cfg := &c.srv.cfg
-	if cfg.ReadOnly {
-		return c.fail(ErrReadOnly)
-	}
-	if _, err := arrayx.ParsePrefix(b.Header, arrayx.Limits{MaxHeaderBytes: cfg.MaxHeaderBytes}); err != nil {
-		return c.fail(err)
-	}
-	p, err := c.srv.store.Receive(b.Name, b.Header, &mmapstore.ReceiveOptions{MaxBytes: cfg.MaxArrayBytes, Sync: cfg.Sync})
+func (c *serverConn) handlePutV1(b *putBody) bool {
+	p, seeded, err := c.receive(b)
 	if err != nil {
 		return c.fail(err)
 	}
 	defer p.Close()
-	if c.reply(&body{Status: StatusOK, Offset: p.Held()}) != nil {
+	log := c.log.With("op", "PUT", "name", b.Name, "version", 1)
+	off := v1Offset(p)
+	if c.reply(&replyBody{Status: StatusOK, Offset: off}) != nil {
 		return false
 	}
-	t := time.Now()
-	n, method, err := recvData(c.conn, p, cfg.Recv, cfg.ReadTimeout, nil, nil)
+	start := time.Now()
+	n, err := v1Recv(c.c, p, off, nil)
 	if err != nil {
 		log.Info("PUT failed", "received", n, "held", p.Held(), "err", err)
 		if errors.Is(err, arrayx.ErrChecksum) {
@@ -489,17 +798,66 @@ func (c *serverConn) handlePut(b *body, log *slog.Logger) bool {
 		return c.fail(err)
 	}
 	a.Close()
-	log.Info("received", "bytes", n, "resumed", p.Resumed(), "seconds", time.Since(t).Seconds(), "method", method)
-	return c.reply(&body{Status: StatusOK, Bytes: n, Method: method}) == nil
+	log.Info("received", "bytes", n, "resumed", p.Resumed(), "seeded", seeded, "seconds", time.Since(start).Seconds())
+	return c.reply(&replyBody{Status: StatusOK, Bytes: n, Method: recvMethod}) == nil
+}
+
+func (c *serverConn) handleGetV1(b *getBody) bool {
+	a, err := c.srv.store.OpenWith(b.Name, &mmapstore.OpenOptions{Limits: c.srv.cfg.limits()})
+	if err != nil {
+		return c.fail(err)
+	}
+	defer a.Close()
+	raw := a.RawHeader()
+	if raw == nil {
+		return c.fail(fmt.Errorf("%w: %s: reading its header", mmapstore.ErrFault, b.Name))
+	}
+	if c.reply(&replyBody{Status: StatusOK, Header: raw, Method: c.sendMethod()}) != nil {
+		return false
+	}
+	log := c.log.With("op", "GET", "name", b.Name, "version", 1)
+	var from fromBody
+	if err := c.c.expect(kindFrom, &from); err != nil {
+		log.Info("GET aborted", "err", err)
+		return false
+	}
+	h := a.Header()
+	if from.Cancel {
+		return true
+	}
+	if from.Offset < 0 || from.Offset > h.NBytes {
+		log.Info("GET with a bad offset", "offset", from.Offset)
+		return false // the client expects data or nothing: close
+	}
+	start := time.Now()
+	n, zc, err := v1Send(c.c, a, from.Offset, false, nil)
+	if err != nil {
+		log.Info("GET failed", "sent", n, "err", err)
+		return false
+	}
+	log.Info("sent", "bytes", n, "from", from.Offset, "seconds", time.Since(start).Seconds(), "zero_copy", zc)
+	return true
 }
 
 // drain discards what the client still sends after a failed PUT, for a
 // moment, so that it can read the error reply before the connection closes
 // (closing with unread data would reset the connection and lose the reply).
 func (c *serverConn) drain() {
-	if tc, ok := c.conn.(interface{ CloseWrite() error }); ok {
+	nc := c.c.nc
+	if tc, ok := nc.(interface{ CloseWrite() error }); ok {
 		tc.CloseWrite()
 	}
-	c.conn.SetReadDeadline(time.Now().Add(2 * time.Second))
-	io.Copy(io.Discard, c.conn)
+	nc.SetReadDeadline(time.Now().Add(2 * time.Second))
+	io.Copy(io.Discard, nc)
+}
+
+// canSendfile reports whether the array's sends on nc can go by sendfile.
+func canSendfile(nc net.Conn) bool {
+	if sendfileWorks {
+		switch nc.(type) {
+		case *net.TCPConn, *net.UnixConn:
+			return true
+		}
+	}
+	return false
 }

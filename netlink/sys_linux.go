@@ -5,3 +5,6 @@ package netlink
 import "syscall"
 
 var errTooManyFiles error = syscall.EMFILE
+
+// sendfileWorks says that arrays go to sockets by sendfile(2) here.
+const sendfileWorks = true

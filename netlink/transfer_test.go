@@ -21,8 +21,8 @@ import (
 	"time"
 
 	"github.com/arrayx/arrayx/arrayx"
+	"github.com/arrayx/arrayx/internal/zerocopy"
 	"github.com/arrayx/arrayx/mmapstore"
-	"github.com/vmihailenco/msgpack/v5"
 	"golang.org/x/sys/unix"
 )
 
@@ -222,25 +222,18 @@ func notVisible(t testing.TB, st *mmapstore.Store, name string) {
 	}
 }
 
-// frameLen is the length on the wire of one message.
-func frameLen(b *body) int64 {
-	p, err := msgpack.Marshal(b)
-	if err != nil {
-		panic(err)
-	}
-	return frameSize + int64(len(p))
+// dataAt returns bytes of a's data that occur once on the wire, and how far
+// pos lies past them: flow.flipAt and flipSkip aim at data byte pos. fill
+// stamps the start of every 64 KiB with a unique value.
+func dataAt(a *mmapstore.Array, pos int64) ([]byte, int64) {
+	start := pos &^ (64<<10 - 1)
+	return bytes.Clone(a.Bytes()[start : start+16]), pos - start
 }
 
-// pushDataStart is the client-to-server stream offset of the first data byte
-// of a Push (no token): magic, HELLO, PUT.
-func pushDataStart(name string, raw []byte) int64 {
-	return int64(len(Magic)) + frameLen(&body{Version: Version, Software: "arrayx"}) + frameLen(&body{Name: name, Header: raw})
-}
-
-// pullDataStart is the server-to-client stream offset of the first data byte
-// of a Pull (no token): magic, HELLO, the GET reply.
-func pullDataStart(raw []byte) int64 {
-	return int64(len(Magic)) + frameLen(&body{Version: Version, Software: "arrayx"}) + frameLen(&body{Status: StatusOK, Header: raw, Method: "sendfile"})
+// holdData makes f hold just before data byte pos of a, whatever the
+// framing around the data.
+func (f *flow) holdData(a *mmapstore.Array, pos int64) {
+	f.set(func(f *flow) { f.holdAt, f.holdSkip = dataAt(a, pos) })
 }
 
 // sendfileCounter is a testHookSendfile that counts calls and bytes and can
@@ -253,13 +246,15 @@ type sendfileCounter struct {
 	on    func(total int64)
 }
 
-// countSendfile installs a counter as testHookSendfile until the test ends.
-// Call it before startServer (cleanups run in reverse order).
+// countSendfile counts the sendfile calls the zerocopy package reports until
+// the test ends. Call it before startServer (cleanups run in reverse order).
 func countSendfile(t testing.TB) *sendfileCounter {
 	sc := &sendfileCounter{}
-	old := testHookSendfile
-	testHookSendfile = sc.hook
-	t.Cleanup(func() { testHookSendfile = old })
+	t.Cleanup(zerocopy.SetTestHook(func(op string, n int64) {
+		if op == zerocopy.OpSendfile {
+			sc.hook(int(n))
+		}
+	}))
 	return sc
 }
 
@@ -371,6 +366,13 @@ type flow struct {
 	hold   int64 // forward nothing at or past this offset until release (-1: never hold)
 	flip   int64 // XOR 0xff into the byte at this offset (-1: none)
 	record bool
+	// holdAt and flipAt set hold and flip at the stream offset where these
+	// bytes first pass (plus flipSkip for flip): a place in the array's data
+	// whatever framing surrounds it. Array data made by fill is unique in
+	// every 64 KiB, so 16 of its bytes find one place.
+	holdAt, flipAt     []byte
+	holdSkip, flipSkip int64
+	flipEvery          bool // flip at every pass of flipAt, not only the first
 
 	mu      sync.Mutex
 	cond    *sync.Cond
@@ -481,9 +483,48 @@ func (p *proxy) close() {
 // already sent (a server's error reply before its reset, say).
 func (p *proxy) pump(f *flow, src, dst net.Conn) {
 	buf := make([]byte, 64<<10)
+	var pending []byte // read, not yet forwarded: the tail a pattern may start in
 	for {
+		if len(pending) > 0 {
+			// Forward it if nothing follows soon: the peer may wait for it.
+			src.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+		}
 		n, rerr := src.Read(buf)
-		data := buf[:n]
+		flush := false
+		if len(pending) > 0 {
+			src.SetReadDeadline(time.Time{})
+			if rerr != nil && isTimeout(rerr) {
+				rerr, flush = nil, true
+			}
+		}
+		data := append(pending, buf[:n]...)
+		pending = nil
+		f.mu.Lock()
+		look := max(len(f.holdAt), len(f.flipAt))
+		base := f.fwd
+		for _, pat := range []struct {
+			pat  []byte
+			set  *int64
+			skip int64
+		}{{f.holdAt, &f.hold, f.holdSkip}, {f.flipAt, &f.flip, f.flipSkip}} {
+			if len(pat.pat) == 0 {
+				continue
+			}
+			if i := bytes.Index(data, pat.pat); i >= 0 {
+				*pat.set = base + int64(i) + pat.skip
+				if pat.set == &f.hold {
+					f.holdAt = nil
+				} else if !f.flipEvery {
+					f.flipAt = nil
+				}
+			}
+		}
+		if look = max(len(f.holdAt), len(f.flipAt)); look > 0 && rerr == nil && !flush {
+			keep := min(len(data), look-1) // may hold the start of a pattern
+			pending = append([]byte(nil), data[len(data)-keep:]...)
+			data = data[:len(data)-keep]
+		}
+		f.mu.Unlock()
 		for len(data) > 0 {
 			f.mu.Lock()
 			for f.hold >= 0 && f.fwd >= f.hold && !f.closed {
@@ -580,7 +621,7 @@ func TestRoundTrip(t *testing.T) {
 				}
 			}
 			// Everything was deleted on the way.
-			if list, err := c.List(ctx); err != nil || len(list) != 0 {
+			if list, err := c.List(ctx, ""); err != nil || len(list) != 0 {
 				t.Fatalf("List at the end = %v, %v; want empty", list, err)
 			}
 		})
@@ -620,7 +661,7 @@ func roundTrip(t *testing.T, ctx context.Context, c *Client, a *mmapstore.Array,
 	}
 
 	// List shows it with its description.
-	list, err := c.List(ctx)
+	list, err := c.List(ctx, "")
 	if err != nil {
 		t.Fatalf("list: %v", err)
 	}
@@ -655,7 +696,7 @@ func roundTrip(t *testing.T, ctx context.Context, c *Client, a *mmapstore.Array,
 	if err := c.Delete(ctx, name); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("second delete: %v, want fs.ErrNotExist", err)
 	}
-	if list, err := c.List(ctx); err != nil || slices.ContainsFunc(list, func(e Entry) bool { return e.Name == name }) {
+	if list, err := c.List(ctx, ""); err != nil || slices.ContainsFunc(list, func(e Entry) bool { return e.Name == name }) {
 		t.Fatalf("list after delete: %v %v", list, err)
 	}
 }
@@ -764,70 +805,52 @@ func shmStoreOrSkip(t testing.TB) *mmapstore.Store {
 	return s
 }
 
-// TestRecvMethods runs each receive method, with and without prefaulting, on
-// both sides (server for Push, client for Pull), and checks that the hook and
-// Stats name the method and that the data arrives intact. The default picks
-// splice on tmpfs and the mapping elsewhere.
-func TestRecvMethods(t *testing.T) {
+// TestMethods pushes and pulls with protocol versions 1 and 2, over TCP and
+// a Unix socket, into tmpfs and into the test's temporary directory, and
+// checks that the hook and Stats name the method on both sides (the server
+// receives a Push, the client a Pull) and that the data arrives intact.
+func TestMethods(t *testing.T) {
 	ctx := context.Background()
 	rec := recordRecv(t)
-	cases := []struct {
-		name string
-		opts RecvOptions
-		shm  bool   // receiving stores on tmpfs rather than the test's temporary directory
-		want string // the method as the hook and Stats name it
-	}{
-		{"mmap", RecvOptions{Method: RecvMmap}, false, "mmap"},
-		{"splice", RecvOptions{Method: RecvSplice}, false, "splice"},
-		{"mmap_prefault", RecvOptions{Method: RecvMmap, Prefault: true}, false, "mmap+prefault"},
-		{"splice_prefault", RecvOptions{Method: RecvSplice, Prefault: true}, false, "splice+prefault"},
-		{"mmap_tmpfs", RecvOptions{Method: RecvMmap}, true, "mmap"},
-		{"auto_tmpfs", RecvOptions{}, true, "splice"},
-		{"auto_tmpfs_prefault", RecvOptions{Prefault: true}, true, "splice+prefault"},
-	}
-	var sfs unix.Statfs_t
-	if err := unix.Statfs(os.TempDir(), &sfs); err == nil && uint32(sfs.Type) != unix.TMPFS_MAGIC && uint32(sfs.Type) != unix.RAMFS_MAGIC {
-		cases = append(cases, struct {
-			name string
-			opts RecvOptions
-			shm  bool
-			want string
-		}{"auto_disk", RecvOptions{}, false, "mmap"})
-	}
 	for _, network := range []string{"tcp", "unix"} {
-		for _, tc := range cases {
-			t.Run(network+"/"+tc.name, func(t *testing.T) {
-				local, remote, back := newStore(t), newStore(t), newStore(t)
-				if tc.shm {
-					remote, back = shmStoreOrSkip(t), shmStoreOrSkip(t)
-				}
-				_, addr := startServer(t, remote, network, Config{Recv: tc.opts})
-				a := newArray(t, local, "m", arrayx.Complex64, arrayx.Shape{1<<20 + 4321}, arrayx.OrderC, nil) // 8 MiB + a bit: 3 blocks
-				c := dial(t, addr, &DialOptions{Recv: tc.opts})
-				rec.take()
-				st, err := c.Push(ctx, a, "m")
-				if err != nil {
-					t.Fatal(err)
-				}
-				if got := rec.take(); !slices.Equal(got, []string{tc.want}) {
-					t.Fatalf("server received with %q, want [%s]", got, tc.want)
-				}
-				if st.Method != "sendfile->"+tc.want {
-					t.Fatalf("push method %q, want sendfile->%s", st.Method, tc.want)
-				}
-				sameArray(t, a, remote, "m")
-				st, err = c.Pull(ctx, "m", back, "")
-				if err != nil {
-					t.Fatal(err)
-				}
-				if got := rec.take(); !slices.Equal(got, []string{tc.want}) {
-					t.Fatalf("client received with %q, want [%s]", got, tc.want)
-				}
-				if st.Method != "sendfile->"+tc.want {
-					t.Fatalf("pull method %q, want sendfile->%s", st.Method, tc.want)
-				}
-				sameArray(t, a, back, "m")
-			})
+		for _, version := range []int{1, 2} {
+			for _, shm := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/v%d/shm=%v", network, version, shm), func(t *testing.T) {
+					local, remote, back := newStore(t), newStore(t), newStore(t)
+					if shm {
+						remote, back = shmStoreOrSkip(t), shmStoreOrSkip(t)
+					}
+					_, addr := startServer(t, remote, network, Config{})
+					a := newArray(t, local, "m", arrayx.Complex64, arrayx.Shape{1<<20 + 4321}, arrayx.OrderC, nil) // 8 MiB + a bit: 3 blocks
+					c := dial(t, addr, &DialOptions{MaxVersion: version})
+					if c.Version() != version {
+						t.Fatalf("agreed on version %d, want %d", c.Version(), version)
+					}
+					rec.take()
+					st, err := c.Push(ctx, a, "m")
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got := rec.take(); !slices.Equal(got, []string{"pwrite"}) {
+						t.Fatalf("server received with %q, want [pwrite]", got)
+					}
+					if st.Method != "sendfile->pwrite" || st.Version != version || !st.ZeroCopy || st.Bytes != a.Header().NBytes {
+						t.Fatalf("push stats %+v, want sendfile->pwrite, zero-copy, version %d", st, version)
+					}
+					sameArray(t, a, remote, "m")
+					st, err = c.Pull(ctx, "m", back, "")
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got := rec.take(); !slices.Equal(got, []string{"pwrite"}) {
+						t.Fatalf("client received with %q, want [pwrite]", got)
+					}
+					if st.Method != "sendfile->pwrite" || st.Version != version || !st.ZeroCopy || st.Bytes != a.Header().NBytes {
+						t.Fatalf("pull stats %+v, want sendfile->pwrite, zero-copy, version %d", st, version)
+					}
+					sameArray(t, a, back, "m")
+				})
+			}
 		}
 	}
 }
@@ -896,8 +919,8 @@ func TestPushLargerThan2GiB(t *testing.T) {
 	if total != n || total <= math.MaxInt32 || calls < 2 {
 		t.Fatalf("sendfile saw %d calls, %d bytes; want several calls summing to %d (> 2^31-1)", calls, total, int64(n))
 	}
-	if maxN > maxSendfile {
-		t.Fatalf("one sendfile call moved %d bytes, above the kernel cap %d", maxN, maxSendfile)
+	if maxN > 0x7ffff000 {
+		t.Fatalf("one sendfile call moved %d bytes, above the kernel cap %d", maxN, 0x7ffff000)
 	}
 	r, err := dst.Open("big")
 	if err != nil {
@@ -923,128 +946,132 @@ func TestPushLargerThan2GiB(t *testing.T) {
 // ---------------------------------------------------------------------------
 
 // TestResume cancels a transfer mid-way, checks that nothing is visible, and
-// transfers again: only the part not already verified is sent.
+// transfers again: only the part not already verified is sent. Both
+// protocol versions: the receiver keeps the same blocks either way.
 func TestResume(t *testing.T) {
 	const blocks = 10
-	t.Run("push", func(t *testing.T) {
-		counter := countSendfile(t)
-		local, remote := newStore(t), newStore(t)
-		srv, addr := startServer(t, remote, "tcp", Config{})
-		a := newArray(t, local, "src", arrayx.Uint8, arrayx.Shape{blocks * 4 * mib}, arrayx.OrderC, nil)
-		h := a.Header()
-		bs := h.BlockSize
-		if bs != 4*mib || h.NumBlocks() != blocks {
-			t.Fatalf("block size %d, %d blocks; the test assumes 4 MiB x %d", bs, h.NumBlocks(), blocks)
-		}
-
-		// Cancel once sendfile has sent 22 MiB and a bit.
-		const cutAt = 22*mib + 12345
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		var once sync.Once
-		counter.setOn(func(total int64) {
-			if total >= cutAt {
-				once.Do(cancel)
+	for _, version := range []int{1, 2} {
+		opts := &DialOptions{MaxVersion: version}
+		t.Run(fmt.Sprintf("push/v%d", version), func(t *testing.T) {
+			counter := countSendfile(t)
+			local, remote := newStore(t), newStore(t)
+			srv, addr := startServer(t, remote, "tcp", Config{})
+			a := newArray(t, local, "src", arrayx.Uint8, arrayx.Shape{blocks * 4 * mib}, arrayx.OrderC, nil)
+			h := a.Header()
+			bs := h.BlockSize
+			if bs != 4*mib || h.NumBlocks() != blocks {
+				t.Fatalf("block size %d, %d blocks; the test assumes 4 MiB x %d", bs, h.NumBlocks(), blocks)
 			}
+
+			// Cancel once sendfile has sent 22 MiB and a bit.
+			const cutAt = 22*mib + 12345
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var once sync.Once
+			counter.setOn(func(total int64) {
+				if total >= cutAt {
+					once.Do(cancel)
+				}
+			})
+			c1 := dial(t, addr, opts)
+			st1, err := c1.Push(ctx, a, "dst/x")
+			counter.setOn(nil)
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("cancelled push returned %v (stats %+v), want an error wrapping context.Canceled", err, st1)
+			}
+			delivered := st1.Bytes
+			t.Logf("cancelled push: %v; %d bytes sent", err, delivered)
+			if delivered < cutAt || delivered >= h.NBytes {
+				t.Fatalf("cancelled push sent %d bytes, want between %d and %d", delivered, cutAt, h.NBytes)
+			}
+			if _, err := c1.List(context.Background(), ""); !errors.Is(err, ErrBroken) {
+				t.Fatalf("client after a cancelled push: %v, want ErrBroken", err)
+			}
+			waitIdle(t, srv)
+			notVisible(t, remote, "dst/x")
+			c2 := dial(t, addr, opts)
+			if list, err := c2.List(context.Background(), ""); err != nil || len(list) != 0 {
+				t.Fatalf("remote List = %v, %v; want empty", list, err)
+			}
+
+			st2, err := c2.Push(context.Background(), a, "dst/x")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("resumed push: %s", st2)
+			if st2.Resumed <= 0 || st2.Resumed%bs != 0 {
+				t.Fatalf("resumed %d, want a positive multiple of %d", st2.Resumed, bs)
+			}
+			if st2.Resumed+st2.Bytes != h.NBytes {
+				t.Fatalf("resumed %d + sent %d != %d", st2.Resumed, st2.Bytes, h.NBytes)
+			}
+			if st2.Bytes > h.NBytes-delivered+bs {
+				t.Fatalf("re-sent %d bytes; at most %d (total %d - delivered %d + one block) allowed", st2.Bytes, h.NBytes-delivered+bs, h.NBytes, delivered)
+			}
+			sameArray(t, a, remote, "dst/x")
 		})
-		c1 := dial(t, addr, nil)
-		st1, err := c1.Push(ctx, a, "dst/x")
-		counter.setOn(nil)
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("cancelled push returned %v (stats %+v), want an error wrapping context.Canceled", err, st1)
-		}
-		delivered := st1.Bytes
-		t.Logf("cancelled push: %v; %d bytes sent", err, delivered)
-		if delivered < cutAt || delivered >= h.NBytes {
-			t.Fatalf("cancelled push sent %d bytes, want between %d and %d", delivered, cutAt, h.NBytes)
-		}
-		if _, err := c1.List(context.Background()); !errors.Is(err, ErrBroken) {
-			t.Fatalf("client after a cancelled push: %v, want ErrBroken", err)
-		}
-		waitIdle(t, srv)
-		notVisible(t, remote, "dst/x")
-		c2 := dial(t, addr, nil)
-		if list, err := c2.List(context.Background()); err != nil || len(list) != 0 {
-			t.Fatalf("remote List = %v, %v; want empty", list, err)
-		}
 
-		st2, err := c2.Push(context.Background(), a, "dst/x")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("resumed push: %s", st2)
-		if st2.Resumed <= 0 || st2.Resumed%bs != 0 {
-			t.Fatalf("resumed %d, want a positive multiple of %d", st2.Resumed, bs)
-		}
-		if st2.Resumed+st2.Bytes != h.NBytes {
-			t.Fatalf("resumed %d + sent %d != %d", st2.Resumed, st2.Bytes, h.NBytes)
-		}
-		if st2.Bytes > h.NBytes-delivered+bs {
-			t.Fatalf("re-sent %d bytes; at most %d (total %d - delivered %d + one block) allowed", st2.Bytes, h.NBytes-delivered+bs, h.NBytes, delivered)
-		}
-		sameArray(t, a, remote, "dst/x")
-	})
+		t.Run(fmt.Sprintf("pull/v%d", version), func(t *testing.T) {
+			local, remote := newStore(t), newStore(t)
+			srv, addr := startServer(t, remote, "tcp", Config{})
+			a := newArray(t, remote, "src", arrayx.Uint8, arrayx.Shape{blocks * 4 * mib}, arrayx.OrderC, nil)
+			h := a.Header()
+			bs := h.BlockSize
 
-	t.Run("pull", func(t *testing.T) {
-		local, remote := newStore(t), newStore(t)
-		srv, addr := startServer(t, remote, "tcp", Config{})
-		a := newArray(t, remote, "src", arrayx.Uint8, arrayx.Shape{blocks * 4 * mib}, arrayx.OrderC, nil)
-		h := a.Header()
-		bs := h.BlockSize
+			// Hold the server's data in the middle of block 5, wait until the
+			// client has read all it was given (so it waits inside that
+			// block), then cancel.
+			delivered := 5*bs + bs/2
+			p := newProxy(t, addr)
+			p.s2c.holdData(a, delivered)
+			c1 := dial(t, p.addr, opts)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			type result struct {
+				st  Stats
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				st, err := c1.Pull(ctx, "src", local, "")
+				done <- result{st, err}
+			}()
+			p.s2c.waitReached(t)
+			waitFor(t, "the client to read everything forwarded", func() bool {
+				_, outq := sockQueues(t, p.down)
+				inq, _ := sockQueues(t, c1.c.nc)
+				return outq == 0 && inq == 0
+			})
+			cancel()
+			var r result
+			select {
+			case r = <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("Pull did not return within 10 s of its context being cancelled")
+			}
+			if !errors.Is(r.err, context.Canceled) {
+				t.Fatalf("cancelled pull returned %v, want an error wrapping context.Canceled", r.err)
+			}
+			t.Logf("cancelled pull: %v; %d bytes received", r.err, r.st.Bytes)
+			p.close()
+			waitIdle(t, srv)
+			notVisible(t, local, "src")
 
-		// Hold the server's data in the middle of block 5, wait until the
-		// client has read all it was given (so it waits inside that block),
-		// then cancel.
-		delivered := 5*bs + bs/2
-		p := newProxy(t, addr)
-		p.s2c.hold = pullDataStart(a.RawHeader()) + delivered
-		c1 := dial(t, p.addr, nil)
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		type result struct {
-			st  Stats
-			err error
-		}
-		done := make(chan result, 1)
-		go func() {
-			st, err := c1.Pull(ctx, "src", local, "")
-			done <- result{st, err}
-		}()
-		p.s2c.waitReached(t)
-		waitFor(t, "the client to read everything forwarded", func() bool {
-			_, outq := sockQueues(t, p.down)
-			inq, _ := sockQueues(t, c1.conn)
-			return outq == 0 && inq == 0
+			c2 := dial(t, addr, opts)
+			st, err := c2.Pull(context.Background(), "src", local, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("resumed pull: %s", st)
+			if st.Resumed != 5*bs {
+				t.Fatalf("resumed %d, want %d (the 5 blocks received whole)", st.Resumed, 5*bs)
+			}
+			if st.Resumed+st.Bytes != h.NBytes || st.Bytes > h.NBytes-delivered+bs {
+				t.Fatalf("resumed %d, re-sent %d of %d (delivered %d)", st.Resumed, st.Bytes, h.NBytes, delivered)
+			}
+			sameArray(t, a, local, "src")
 		})
-		cancel()
-		var r result
-		select {
-		case r = <-done:
-		case <-time.After(10 * time.Second):
-			t.Fatal("Pull did not return within 10 s of its context being cancelled")
-		}
-		if !errors.Is(r.err, context.Canceled) {
-			t.Fatalf("cancelled pull returned %v, want an error wrapping context.Canceled", r.err)
-		}
-		t.Logf("cancelled pull: %v; %d bytes received", r.err, r.st.Bytes)
-		p.close()
-		waitIdle(t, srv)
-		notVisible(t, local, "src")
-
-		c2 := dial(t, addr, nil)
-		st, err := c2.Pull(context.Background(), "src", local, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("resumed pull: %s", st)
-		if st.Resumed != 5*bs {
-			t.Fatalf("resumed %d, want %d (the 5 blocks received whole)", st.Resumed, 5*bs)
-		}
-		if st.Resumed+st.Bytes != h.NBytes || st.Bytes > h.NBytes-delivered+bs {
-			t.Fatalf("resumed %d, re-sent %d of %d (delivered %d)", st.Resumed, st.Bytes, h.NBytes, delivered)
-		}
-		sameArray(t, a, local, "src")
-	})
+	}
 }
 
 // TestCancelBetweenBlocks cancels a transfer at a moment when the data loop
@@ -1052,81 +1079,95 @@ func TestResume(t *testing.T) {
 // must stop there, as it does when the cancellation lands mid-block (see
 // TestResume): the error wraps context.Canceled and nothing is published.
 func TestCancelBetweenBlocks(t *testing.T) {
-	t.Run("pull", func(t *testing.T) {
-		rec := recordRecv(t)
-		local, remote := newStore(t), newStore(t)
-		_, addr := startServer(t, remote, "tcp", Config{})
-		newArray(t, remote, "src", arrayx.Uint8, arrayx.Shape{10 * 4 * mib}, arrayx.OrderC, nil)
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		// testHookRecv runs at the start of the data phase, before the first
-		// block: cancel there and give context.AfterFunc time to run.
-		rec.setOn(func() {
-			cancel()
-			time.Sleep(100 * time.Millisecond)
-		})
-		c := dial(t, addr, nil)
-		st, err := c.Pull(ctx, "src", local, "")
-		rec.setOn(nil)
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("Pull = %v, want an error wrapping context.Canceled", err)
-		}
-		if b, oerr := local.Open("src"); oerr == nil {
-			b.Close()
-			t.Errorf("Pull was cancelled before its first data byte and returned %q, yet it went on to receive "+
-				"all %d bytes (stats %s) and published the array: the per-block SetReadDeadline in recvData "+
-				"overrides the past deadline that cancellation set", err, st.Bytes, st)
-		}
-	})
-
-	t.Run("push", func(t *testing.T) {
-		counter := countSendfile(t)
-		local, remote := newStore(t), newStore(t)
-		srv, addr := startServer(t, remote, "tcp", Config{})
-		a := newArray(t, local, "src", arrayx.Uint8, arrayx.Shape{sendChunk + 32*mib}, arrayx.OrderC, nil) // two sendfile chunks
-		n := a.Header().NBytes
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		// Cancel as the first 64 MiB chunk completes, inside its last
-		// sendfile call, and give context.AfterFunc time to run.
-		counter.setOn(func(total int64) {
-			if total == sendChunk {
+	for _, version := range []int{1, 2} {
+		t.Run(fmt.Sprintf("pull/v%d", version), func(t *testing.T) {
+			rec := recordRecv(t)
+			local, remote := newStore(t), newStore(t)
+			_, addr := startServer(t, remote, "tcp", Config{})
+			newArray(t, remote, "src", arrayx.Uint8, arrayx.Shape{10 * 4 * mib}, arrayx.OrderC, nil)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			// testHookRecv runs at the start of the data phase, before the
+			// first block: cancel there and give context.AfterFunc time to
+			// run.
+			rec.setOn(func() {
 				cancel()
 				time.Sleep(100 * time.Millisecond)
+			})
+			c := dial(t, addr, &DialOptions{MaxVersion: version})
+			st, err := c.Pull(ctx, "src", local, "")
+			rec.setOn(nil)
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("Pull = %v, want an error wrapping context.Canceled", err)
+			}
+			if b, oerr := local.Open("src"); oerr == nil {
+				b.Close()
+				t.Errorf("Pull was cancelled before its first data byte and returned %q, yet it went on to receive "+
+					"all %d bytes (stats %s) and published the array: a renewed read deadline overrode "+
+					"the past deadline that cancellation set", err, st.Bytes, st)
 			}
 		})
-		c := dial(t, addr, nil)
-		st, err := c.Push(ctx, a, "dst")
-		counter.setOn(nil)
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("Push = %v, want an error wrapping context.Canceled", err)
-		}
-		waitIdle(t, srv)
-		_, oerr := remote.Open("dst")
-		if st.Bytes > sendChunk || oerr == nil {
-			t.Errorf("Push was cancelled after %d bytes and returned %q, yet it sent %d of %d bytes (published remotely: %v): "+
-				"sendFile renews the write deadline per chunk, overriding the past deadline that cancellation set",
-				int64(sendChunk), err, st.Bytes, n, oerr == nil)
-		}
-	})
+
+		t.Run(fmt.Sprintf("push/v%d", version), func(t *testing.T) {
+			counter := countSendfile(t)
+			local, remote := newStore(t), newStore(t)
+			srv, addr := startServer(t, remote, "tcp", Config{})
+			a := newArray(t, local, "src", arrayx.Uint8, arrayx.Shape{sendChunk + 32*mib}, arrayx.OrderC, nil) // two sendfile chunks
+			n := a.Header().NBytes
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			// Version 1: cancel as the first 64 MiB chunk completes, inside
+			// its last sendfile call, and give context.AfterFunc time to
+			// run. Version 2 sends runs of its own sizes: cancel inside the
+			// first, at 16 MiB; the runs that follow renew the deadline.
+			at := int64(sendChunk)
+			if version == 2 {
+				at = 16 * mib
+			}
+			var once sync.Once
+			counter.setOn(func(total int64) {
+				if total >= at {
+					once.Do(func() {
+						cancel()
+						time.Sleep(100 * time.Millisecond)
+					})
+				}
+			})
+			c := dial(t, addr, &DialOptions{MaxVersion: version})
+			st, err := c.Push(ctx, a, "dst")
+			counter.setOn(nil)
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("Push = %v, want an error wrapping context.Canceled", err)
+			}
+			waitIdle(t, srv)
+			_, oerr := remote.Open("dst")
+			if st.Bytes > sendChunk || oerr == nil {
+				t.Errorf("Push was cancelled after %d bytes and returned %q, yet it sent %d of %d bytes (published remotely: %v): "+
+					"a renewed write deadline overrode the past deadline that cancellation set",
+					at, err, st.Bytes, n, oerr == nil)
+			}
+		})
+	}
 }
 
 // ---------------------------------------------------------------------------
 // Corruption in flight
 // ---------------------------------------------------------------------------
 
-// TestCorruptionInFlight flips one data byte in block 6 on the wire: the
-// receiver refuses the block with an error wrapping arrayx.ErrChecksum that
-// names it, publishes nothing, and a direct transfer then resumes from the
-// bad block.
+// TestCorruptionInFlight flips one data byte in block 6 on the wire, every
+// time the block passes: the receiver refuses the block with an error
+// wrapping arrayx.ErrChecksum that names it (version 2 after fetching it
+// maxBlockAttempts times), publishes nothing, and a direct transfer then
+// fetches only what is missing: the bad block and what follows in version
+// 1, the bad block alone in version 2.
 func TestCorruptionInFlight(t *testing.T) {
 	ctx := context.Background()
 	const bad = 6
 	for _, dir := range []string{"push", "pull"} {
-		for _, m := range []RecvMethod{RecvMmap, RecvSplice} {
-			t.Run(dir+"/"+string(m), func(t *testing.T) {
+		for _, version := range []int{1, 2} {
+			t.Run(fmt.Sprintf("%s/v%d", dir, version), func(t *testing.T) {
 				local, remote := newStore(t), newStore(t)
-				srv, addr := startServer(t, remote, "tcp", Config{Recv: RecvOptions{Method: m}})
+				srv, addr := startServer(t, remote, "tcp", Config{})
 				src := local
 				if dir == "pull" {
 					src = remote
@@ -1135,14 +1176,18 @@ func TestCorruptionInFlight(t *testing.T) {
 				h := a.Header()
 				bs := h.BlockSize
 				p := newProxy(t, addr)
+				flip := func(f *flow) {
+					f.flipAt, f.flipSkip = dataAt(a, bad*bs+12345)
+					f.flipEvery = true
+				}
+				opts := &DialOptions{MaxVersion: version}
+				c := dial(t, p.addr, opts)
 				var err error
 				if dir == "push" {
-					p.c2s.flip = pushDataStart("x", a.RawHeader()) + bad*bs + 12345
-					c := dial(t, p.addr, nil)
+					p.c2s.set(flip)
 					_, err = c.Push(ctx, a, "x")
 				} else {
-					p.s2c.flip = pullDataStart(a.RawHeader()) + bad*bs + 12345
-					c := dial(t, p.addr, &DialOptions{Recv: RecvOptions{Method: m}})
+					p.s2c.set(flip)
 					_, err = c.Pull(ctx, "x", local, "")
 				}
 				t.Logf("%s through the corrupting proxy: %v", dir, err)
@@ -1166,7 +1211,7 @@ func TestCorruptionInFlight(t *testing.T) {
 				}
 				notVisible(t, dst, "x")
 
-				c := dial(t, addr, &DialOptions{Recv: RecvOptions{Method: m}})
+				c = dial(t, addr, opts)
 				var st Stats
 				if dir == "push" {
 					st, err = c.Push(ctx, a, "x")
@@ -1177,8 +1222,12 @@ func TestCorruptionInFlight(t *testing.T) {
 					t.Fatal(err)
 				}
 				t.Logf("direct %s: %s", dir, st)
-				if st.Resumed != bad*bs || st.Bytes != h.NBytes-bad*bs {
-					t.Fatalf("stats %+v: want resumed %d (the blocks before the bad one), %d bytes sent", st, bad*bs, h.NBytes-bad*bs)
+				want := h.NBytes - bad*bs // the bad block and what follows
+				if version == 2 {
+					want = bs // the bad block alone
+				}
+				if st.Resumed != h.NBytes-want || st.Bytes != want {
+					t.Fatalf("stats %+v: want resumed %d, %d bytes sent", st, h.NBytes-want, want)
 				}
 				sameArray(t, a, dst, "x")
 			})
@@ -1200,7 +1249,7 @@ func TestServerDrainsRestOfBadPut(t *testing.T) {
 	data[bad*bs+100] ^= 1
 
 	r := rawHandshake(t, addr, nil)
-	if err := writeMsg(r.conn, kindPut, &body{Name: "x", Header: a.RawHeader()}); err != nil {
+	if err := writeMsg(r.conn, Version1, kindPut, &body{Name: "x", Header: a.RawHeader()}); err != nil {
 		t.Fatal(err)
 	}
 	rep := r.reply()
@@ -1231,7 +1280,7 @@ func TestConcurrentPushOfOneArray(t *testing.T) {
 	_, addr := startServer(t, remote, "tcp", Config{})
 	a := newArray(t, local, "x", arrayx.Int16, arrayx.Shape{4 * mib}, arrayx.OrderC, nil) // 8 MiB
 	p := newProxy(t, addr)
-	p.c2s.hold = pushDataStart("x", a.RawHeader()) + mib
+	p.c2s.holdData(a, mib)
 	c1 := dial(t, p.addr, nil)
 	done := make(chan error, 1)
 	go func() {
@@ -1279,7 +1328,7 @@ func TestPullLocalRefusals(t *testing.T) {
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("Pull = %v, want %v", err, tc.want)
 			}
-			if _, err := c.List(ctx); err != nil {
+			if _, err := c.List(ctx, ""); err != nil {
 				t.Fatalf("connection unusable after a refused pull: %v", err)
 			}
 			if names, _ := local.List(); len(names) != 0 {
@@ -1297,7 +1346,7 @@ func TestListAfterConnectionLost(t *testing.T) {
 	_, addr := startServer(t, remote, "tcp", Config{IdleTimeout: 100 * time.Millisecond})
 	a := newArray(t, local, "x", arrayx.Uint8, arrayx.Shape{10}, arrayx.OrderC, nil)
 	ops := map[string]func(c *Client) error{
-		"List":   func(c *Client) error { _, err := c.List(ctx); return err },
+		"List":   func(c *Client) error { _, err := c.List(ctx, ""); return err },
 		"Stat":   func(c *Client) error { _, err := c.Stat(ctx, "x"); return err },
 		"Delete": func(c *Client) error { return c.Delete(ctx, "x") },
 		"Push":   func(c *Client) error { _, err := c.Push(ctx, a, "x"); return err },
@@ -1349,7 +1398,7 @@ func TestShutdown(t *testing.T) {
 		a := newArray(t, local, "x", arrayx.Uint8, arrayx.Shape{10 * 4 * mib}, arrayx.OrderC, nil)
 		bs := a.Header().BlockSize
 		p := newProxy(t, addr)
-		p.c2s.hold = pushDataStart("x", a.RawHeader()) + 2*bs + bs/2 // a slow client: stalls in block 2
+		p.c2s.holdData(a, 2*bs+bs/2) // a slow client: stalls in block 2
 		c := dial(t, p.addr, &DialOptions{Timeout: 5 * time.Second})
 		done := make(chan error, 1)
 		go func() {
@@ -1398,7 +1447,7 @@ func TestShutdown(t *testing.T) {
 		srv, addr := startServer(t, remote, "tcp", Config{})
 		a := newArray(t, local, "x", arrayx.Uint8, arrayx.Shape{10 * 4 * mib}, arrayx.OrderC, nil)
 		p := newProxy(t, addr)
-		p.c2s.hold = pushDataStart("x", a.RawHeader()) + 10*mib
+		p.c2s.holdData(a, 10*mib)
 		c := dial(t, p.addr, nil)
 		done := make(chan error, 1)
 		go func() {
@@ -1527,7 +1576,7 @@ func TestServerTimeouts(t *testing.T) {
 	})
 	t.Run("data", func(t *testing.T) {
 		r := rawHandshake(t, addr, nil)
-		if err := writeMsg(r.conn, kindPut, &body{Name: "x", Header: a.RawHeader()}); err != nil {
+		if err := writeMsg(r.conn, Version1, kindPut, &body{Name: "x", Header: a.RawHeader()}); err != nil {
 			t.Fatal(err)
 		}
 		if rep := r.reply(); rep.Status != StatusOK {
@@ -1576,13 +1625,13 @@ func rawDial(t testing.TB, addr string) net.Conn {
 func rawHandshake(t testing.TB, addr string, hello *body) *rawClient {
 	t.Helper()
 	if hello == nil {
-		hello = &body{Version: Version, Software: "test"}
+		hello = &body{Version: Version1, Software: "test"}
 	}
 	conn := rawDial(t, addr)
 	if _, err := conn.Write(Magic[:]); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeMsg(conn, kindHello, hello); err != nil {
+	if err := writeMsg(conn, Version1, kindHello, hello); err != nil {
 		t.Fatal(err)
 	}
 	if err := readMagic(conn); err != nil {
@@ -1611,7 +1660,7 @@ func (r *rawClient) reply() *body {
 // request sends one message and returns the reply.
 func (r *rawClient) request(kind byte, b *body) *body {
 	r.t.Helper()
-	if err := writeMsg(r.conn, kind, b); err != nil {
+	if err := writeMsg(r.conn, Version1, kind, b); err != nil {
 		r.t.Fatal(err)
 	}
 	return r.reply()

@@ -96,7 +96,7 @@ print(a.shape, a.dtype, a.sum(), c.sum())
 	// 960000 (curl) + 800 (curl -r) + 960000 + 4000 + 40 (python) bytes.
 	trace := stop()
 	var calls, total int64
-	for _, m := range regexp.MustCompile(`sendfile(?:64)?\(\d+, \d+, NULL, \d+\)\s+= (\d+)`).FindAllStringSubmatch(trace, -1) {
+	for _, m := range regexp.MustCompile(`sendfile(?:64)?\(\d+, \d+, (?:NULL|\[\d+\] => \[\d+\]), \d+\)\s+= (\d+)`).FindAllStringSubmatch(trace, -1) {
 		n, _ := strconv.ParseInt(m[1], 10, 64)
 		calls++
 		total += n

@@ -104,7 +104,7 @@ func (c *lsCmd) runRemote(ctx context.Context, e *env) error {
 		return err
 	}
 	defer cl.Close()
-	list, err := cl.List(ctx)
+	list, err := cl.List(ctx, "")
 	if err != nil {
 		return err
 	}

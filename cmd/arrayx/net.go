@@ -15,6 +15,7 @@ import (
 type netFlags struct {
 	tokenFile string
 	sync      bool
+	streams   int
 }
 
 func (n *netFlags) addFlags(fs *pflag.FlagSet) {
@@ -24,6 +25,12 @@ func (n *netFlags) addFlags(fs *pflag.FlagSet) {
 // addSyncFlag is for the verbs that receive arrays.
 func (n *netFlags) addSyncFlag(fs *pflag.FlagSet) {
 	fs.BoolVar(&n.sync, "sync", false, "fsync received arrays (and their directory) before publishing them, even on tmpfs")
+}
+
+// addStreamsFlag is for the verbs that transfer arrays.
+func (n *netFlags) addStreamsFlag(fs *pflag.FlagSet) {
+	fs.IntVar(&n.streams, "streams", netlink.DefaultStreams,
+		"TCP connections that carry the transfer (more help on long, fast links; needs a version-2 server)")
 }
 
 func (n *netFlags) syncMode() mmapstore.SyncMode {
@@ -66,7 +73,10 @@ func (n *netFlags) dialWith(ctx context.Context, addr string, fn func(int64)) (*
 	if err != nil {
 		return nil, err
 	}
-	return netlink.Dial(ctx, addr, &netlink.DialOptions{Token: tok, Progress: fn, Sync: n.syncMode()})
+	if n.streams < 0 || n.streams > 64 {
+		return nil, usagef("--streams %d: want 1 to 64", n.streams)
+	}
+	return netlink.Dial(ctx, addr, &netlink.DialOptions{Token: tok, Progress: fn, Sync: n.syncMode(), Streams: n.streams})
 }
 
 // summary is the one line every transfer ends with.

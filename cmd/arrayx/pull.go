@@ -15,12 +15,13 @@ type pullCmd struct {
 }
 
 func (c *pullCmd) usage() (string, string) {
-	return "ADDR NAME [--as NAME2] [--token-file F] [--sync]", "fetch an array from a server into the store (resumes an interrupted pull)"
+	return "ADDR NAME [--as NAME2] [--token-file F] [--streams N] [--sync]", "fetch an array from a server into the store (resumes an interrupted pull)"
 }
 
 func (c *pullCmd) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.as, "as", "", "local name (default: NAME)")
 	c.netFlags.addFlags(fs)
+	c.netFlags.addStreamsFlag(fs)
 	c.netFlags.addSyncFlag(fs)
 }
 

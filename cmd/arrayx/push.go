@@ -14,12 +14,13 @@ type pushCmd struct {
 }
 
 func (c *pushCmd) usage() (string, string) {
-	return "NAME ADDR [--as NAME2] [--token-file F]", "send a local array to a server (sendfile; resumes an interrupted push)"
+	return "NAME ADDR [--as NAME2] [--token-file F] [--streams N]", "send a local array to a server (sendfile; resumes an interrupted push)"
 }
 
 func (c *pushCmd) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.as, "as", "", "name on the server (default: NAME)")
 	c.netFlags.addFlags(fs)
+	c.netFlags.addStreamsFlag(fs)
 }
 
 func (c *pushCmd) run(ctx context.Context, e *env, args []string) error {

@@ -22,6 +22,7 @@ type serveCmd struct {
 	readOnly  bool
 	maxBytes  string
 	maxConns  int
+	streams   int
 	logFormat string
 	grace     time.Duration
 	partials  time.Duration
@@ -39,6 +40,7 @@ func (c *serveCmd) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&c.readOnly, "read-only", false, "refuse push and delete")
 	fs.StringVar(&c.maxBytes, "max-bytes", "", "refuse pushed arrays larger than this (e.g. 64GiB; default no limit)")
 	fs.IntVar(&c.maxConns, "max-conns", 256, "most simultaneous connections")
+	fs.IntVar(&c.streams, "max-streams", netlink.DefaultMaxStreams, "most connections one transfer may use (1: no joining)")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format on stderr: text or json")
 	fs.DurationVar(&c.grace, "grace", 30*time.Second, "on SIGINT/SIGTERM, how long transfers in progress may take to finish")
 	fs.DurationVar(&c.partials, "partial-max-age", netlink.DefaultPartialMaxAge,
@@ -51,9 +53,12 @@ func (c *serveCmd) run(ctx context.Context, e *env, args []string) error {
 	if len(args) != 0 {
 		return usagef("takes no arguments, got %q", args)
 	}
-	cfg := netlink.Config{ReadOnly: c.readOnly, MaxConns: c.maxConns, Sync: c.syncMode(), PartialMaxAge: c.partials}
+	cfg := netlink.Config{ReadOnly: c.readOnly, MaxConns: c.maxConns, MaxStreams: c.streams, Sync: c.syncMode(), PartialMaxAge: c.partials}
 	if c.maxConns < 1 {
 		return usagef("--max-conns %d: want at least 1", c.maxConns)
+	}
+	if c.streams < 1 {
+		return usagef("--max-streams %d: want at least 1", c.streams)
 	}
 	if c.maxBytes != "" {
 		n, err := parseSize(c.maxBytes)
