@@ -388,11 +388,18 @@ func (cl *Client) Push(ctx context.Context, a *mmapstore.Array, name string) (St
 		if c.version == Version1 {
 			return cl.pushV1(c, a, name, raw, &st)
 		}
-		r, err := c.request(kindPut, &putBody{Name: name, Header: raw})
+		h := a.Header()
+		// How many streams: all that the array could use; the server's
+		// reply may show that fewer are worth opening.
+		streams := cl.streamsFor(c, h.NBytes)
+		pb := &putBody{Name: name, Header: raw}
+		if streams > 1 {
+			pb.Streams = streams
+		}
+		r, err := c.request(kindPut, pb)
 		if err != nil {
 			return err
 		}
-		h := a.Header()
 		if len(r.Transfer) == 0 || r.Held < 0 || r.Held > h.NBytes || r.Seeded < 0 || r.Seeded > r.Held {
 			return fmt.Errorf("%w: PUT reply with transfer %x, held %d, seeded %d", ErrProtocol, r.Transfer, r.Held, r.Seeded)
 		}
@@ -413,7 +420,7 @@ func (cl *Client) Push(ctx context.Context, a *mmapstore.Array, name string) (St
 			return err
 		}
 		start := time.Now()
-		wait := cl.extraStreams(ctx, cl.streamsFor(c, h.NBytes-r.Held)-1,
+		wait := cl.extraStreams(ctx, min(streams, cl.streamsFor(c, h.NBytes-r.Held))-1,
 			func(x *conn) error {
 				_, err := x.request(kindPut, &putBody{Name: name, Header: raw, Transfer: r.Transfer})
 				return err
@@ -545,16 +552,18 @@ func (cl *Client) Pull(ctx context.Context, name string, store *mmapstore.Store,
 		st.Resumed = p.Resumed()
 		t := newRecvTransfer(r.Transfer, as, p.RawHeader(), p, cl.opts.Progress)
 		defer p.Close() // kept for a resume unless published
-		t.attach(c, cl.opts.Streams)
+		streams := cl.streamsFor(c, p.Header().NBytes-p.Held())
+		t.expect = streams
+		t.attach(c, streams)
 		start := time.Now()
 		end := func(x *conn) error { return x.send(kindNeed, &needBody{Transfer: r.Transfer}) }
-		wait := cl.extraStreams(ctx, cl.streamsFor(c, p.Header().NBytes-p.Held())-1,
+		wait := cl.extraStreams(ctx, streams-1,
 			func(x *conn) error {
 				xr, err := x.request(kindGet, &getBody{Name: name, Transfer: r.Transfer})
 				if err == nil && !bytes.Equal(xr.Header, r.Header) {
 					err = fmt.Errorf("%w: a joined GET sent another header", ErrProtocol)
 				}
-				if err == nil && !t.attach(x, cl.opts.Streams) {
+				if err == nil && !t.attach(x, streams) {
 					err = fmt.Errorf("%w: the transfer is over", fs.ErrNotExist)
 					end(x)
 				}

@@ -128,11 +128,14 @@ type replyBody struct {
 }
 
 // putBody asks the server to receive an array. Transfer, with FeatureJoin,
-// joins a transfer of the same array under way on another connection.
+// joins a transfer of the same array under way on another connection;
+// Streams (FeatureJoin too) announces how many connections the client will
+// carry it on, so that the first does not take every block for itself.
 type putBody struct {
 	Name     string `msgpack:"name,omitempty"`
 	Header   []byte `msgpack:"header,omitempty"`
 	Transfer []byte `msgpack:"transfer,omitempty"`
+	Streams  int    `msgpack:"streams,omitempty"`
 }
 
 // getBody asks the server to send an array; Transfer as in putBody.

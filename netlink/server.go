@@ -688,6 +688,13 @@ func (c *serverConn) handlePut(b *putBody) bool {
 		}
 		seeded = n
 		t = newRecvTransfer(newTransferID(), b.Name, p.RawHeader(), p, nil)
+		if b.Streams > 1 {
+			if !c.c.has(FeatureJoin) {
+				p.Close()
+				return c.fail(fmt.Errorf("%w: streams (feature %q was not agreed)", ErrUnsupported, FeatureJoin))
+			}
+			t.expect = min(b.Streams, cfg.MaxStreams)
+		}
 		t.attach(c.c, cfg.MaxStreams)
 		c.srv.addRecv(t)
 	}

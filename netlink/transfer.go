@@ -55,6 +55,7 @@ type recvTransfer struct {
 	p      *mmapstore.Partial
 	h      *arrayx.Header
 	chunk  int // blocks per assignment, at most
+	expect int // connections expected to carry it (the sender's announced streams)
 
 	mu        sync.Mutex
 	pool      blockSet // missing blocks no connection is asked for
@@ -73,8 +74,8 @@ func newRecvTransfer(id []byte, name string, header []byte, p *mmapstore.Partial
 	h := p.Header()
 	t := &recvTransfer{
 		id: id, name: name, header: header, p: p, h: h,
-		chunk: max(1, int(assignBytes/h.BlockSize)),
-		pool:  newBlockSet(h.NumBlocks()), conns: map[*conn]bool{}, attempts: map[int]int{},
+		chunk: max(1, int(assignBytes/h.BlockSize)), expect: 1,
+		pool: newBlockSet(h.NumBlocks()), conns: map[*conn]bool{}, attempts: map[int]int{},
 		progress: progress, done: make(chan struct{}), work: make(chan struct{}),
 	}
 	for _, r := range p.Missing() {
@@ -114,11 +115,23 @@ func (t *recvTransfer) wake() {
 	t.work = make(chan struct{})
 }
 
-// take hands out up to one assignment of missing blocks.
-func (t *recvTransfer) take() ([]mmapstore.BlockRange, chan struct{}) {
+// assignment is how many blocks one NEED asks a connection for: at most
+// assignBytes, and at most a share of what is left that lets every
+// connection (those expected to join too) keep two assignments.
+func (t *recvTransfer) assignment() int {
+	conns := max(len(t.conns), t.expect)
+	return min(t.chunk, max(1, (t.pool.count+2*conns-1)/(2*conns)))
+}
+
+// take hands out one assignment of missing blocks to a connection that has
+// have blocks outstanding, unless it has two assignments' worth already.
+func (t *recvTransfer) take(have int) ([]mmapstore.BlockRange, chan struct{}) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	n := min(t.chunk, max(1, (t.pool.count+2*len(t.conns)-1)/max(1, 2*len(t.conns))))
+	n := t.assignment()
+	if have >= 2*n {
+		return nil, t.work
+	}
 	return t.pool.take(n), t.work
 }
 
@@ -219,8 +232,8 @@ func (t *recvTransfer) serve(c *conn) error {
 	}
 	ask := func() (chan struct{}, error) {
 		var work chan struct{}
-		for mine.count < 2*t.chunk {
-			rs, w := t.take()
+		for {
+			rs, w := t.take(mine.count)
 			work = w
 			if len(rs) == 0 {
 				break
