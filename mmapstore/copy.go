@@ -197,7 +197,7 @@ func copyData(f, src *os.File, size int64, forceWrite bool) (string, error) {
 // source truncated behind our back then gives a short read (ErrFault), not
 // a SIGBUS. src's own offset is neither used nor moved.
 func readWrite(f, src *os.File, from, size int64) error {
-	bp := chunkPool.Get().(*[]byte)
+	bp := chunkPool.Get()
 	defer chunkPool.Put(bp)
 	buf := *bp
 	for off := from; off < size; {

@@ -38,9 +38,38 @@ const chunkSize = 1 << 20
 const ReceiveBufferSize = 1 << 20
 
 var (
-	chunkPool = sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
-	landPool  = sync.Pool{New: func() any { b := make([]byte, ReceiveBufferSize); return &b }}
+	chunkPool = newBufPool(chunkSize, 8)
+	landPool  = newBufPool(ReceiveBufferSize, 8)
 )
+
+// bufPool keeps up to a few spare buffers of one size. Unlike sync.Pool it
+// does not lose them at every garbage collection (or at random, under the
+// race detector): these are large, and every whole-array pass takes some.
+type bufPool struct {
+	size  int
+	spare chan *[]byte
+}
+
+func newBufPool(size, keep int) *bufPool {
+	return &bufPool{size: size, spare: make(chan *[]byte, keep)}
+}
+
+func (p *bufPool) Get() *[]byte {
+	select {
+	case b := <-p.spare:
+		return b
+	default:
+		b := make([]byte, p.size)
+		return &b
+	}
+}
+
+func (p *bufPool) Put(b *[]byte) {
+	select {
+	case p.spare <- b:
+	default: // enough spares: let it go
+	}
+}
 
 // dataFile is the data region of an array's file: size bytes at offset base.
 type dataFile struct {
@@ -122,7 +151,7 @@ func (d dataFile) copyTo(w io.Writer, off, n int64) (int64, error) {
 	if err := d.checkRange(off, n); err != nil {
 		return 0, err
 	}
-	bp := chunkPool.Get().(*[]byte)
+	bp := chunkPool.Get()
 	defer chunkPool.Put(bp)
 	buf := *bp
 	var done int64
@@ -193,7 +222,7 @@ func (d dataFile) scanBlocks(h *arrayx.Header, first, last int, fn func(i int, c
 	next.Store(int64(first))
 	work := func() {
 		defer wg.Done()
-		bp := chunkPool.Get().(*[]byte)
+		bp := chunkPool.Get()
 		defer chunkPool.Put(bp)
 		for !stop.Load() {
 			i := int(next.Add(1) - 1)

@@ -323,7 +323,7 @@ func (p *Partial) ReceiveAt(r io.Reader, off, n int64) (int64, error) {
 		return 0, fmt.Errorf("%w: [%d, %d+%d) is not a run of whole blocks of %s (block size %d, %d bytes)",
 			ErrRange, off, off, n, p.display, bs, p.h.NBytes)
 	}
-	bp := landPool.Get().(*[]byte)
+	bp := landPool.Get()
 	defer landPool.Put(bp)
 	var got int64
 	for got < n {
