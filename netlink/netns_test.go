@@ -11,12 +11,14 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/arrayx/arrayx/arrayx"
+	"github.com/arrayx/arrayx/internal/testnet"
 	"github.com/arrayx/arrayx/mmapstore"
 )
 
@@ -42,6 +44,8 @@ func TestMain(m *testing.M) {
 //     serverStats JSON object with those high-water marks and its VmHWM;
 //   - "pusher": pushes ARX_NAME from ARX_STORE to ARX_ADDR as ARX_AS and
 //     prints the Stats as JSON (fault_test.go kills it mid-transfer);
+//   - "client" with ARX_STREAMS=N and ARX_STREAM_MIN=B: transfers on N
+//     streams, opening one for every B bytes;
 //   - "writer": creates ARX_NAME (ARX_SIZE bytes) in ARX_STORE, fills it,
 //     prints "created", waits until stdin closes, seals it and prints
 //     "sealed" (fault_test.go kills one to leave an orphaned temporary file).
@@ -111,7 +115,11 @@ func runHelper(mode string) int {
 			return fail(err)
 		}
 		defer a.Close()
-		c, err := Dial(ctx, os.Getenv("ARX_ADDR"), &DialOptions{Token: token})
+		streams, _ := strconv.Atoi(os.Getenv("ARX_STREAMS"))
+		if m, err := strconv.ParseInt(os.Getenv("ARX_STREAM_MIN"), 10, 64); err == nil {
+			streamMin = m
+		}
+		c, err := Dial(ctx, os.Getenv("ARX_ADDR"), &DialOptions{Token: token, Streams: streams})
 		if err != nil {
 			return fail(err)
 		}
@@ -132,92 +140,39 @@ func runHelper(mode string) int {
 	return fail(fmt.Errorf("unknown mode"))
 }
 
-var netnsSeq atomic.Int32
-
 // TestNetns runs the server in one network namespace and the client in
-// another, joined only by a veth pair, and pushes an array across and pulls
-// it back. The veth counters prove the bytes crossed the link.
+// another, joined only through a switch with 1 Gbit/s links
+// (internal/testnet), and pushes an array across and pulls it back, on one
+// stream and on four. The links' counters prove the bytes crossed them.
 func TestNetns(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skipf("skipping: creating network namespaces needs root, running as uid %d", os.Geteuid())
-	}
-	ipCmd, err := exec.LookPath("ip")
-	if err != nil {
-		t.Skipf("skipping: no ip command (iproute2): %v", err)
-	}
+	n := testnet.New(t, testnet.Options{Hosts: 2, Rate: "1gbit"})
+	srvHost, cliHost := n.Hosts[0], n.Hosts[1]
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	seq := netnsSeq.Add(1)
-	id := fmt.Sprintf("%d%c", os.Getpid(), 'a'+rune(seq%26))
-	nsA, nsB := "arxA"+id, "arxB"+id
-	vethA, vethB := "arxa"+id, "arxb"+id // at most 12 bytes: IFNAMSIZ is 16
-	x := (os.Getpid() + int(seq)) % 256
-	ipA, ipB := fmt.Sprintf("10.231.%d.1", x), fmt.Sprintf("10.231.%d.2", x)
-
-	ip := func(args ...string) ([]byte, error) {
-		out, err := exec.Command(ipCmd, args...).CombinedOutput()
-		if err != nil {
-			return out, fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
-		}
-		return out, nil
-	}
-	must := func(args ...string) []byte {
-		t.Helper()
-		out, err := ip(args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out
-	}
-	if _, err := ip("netns", "add", nsA); err != nil {
-		t.Skipf("skipping: cannot create a network namespace here: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := ip("netns", "del", nsA); err != nil {
-			t.Error(err)
-		}
-	})
-	must("netns", "add", nsB)
-	t.Cleanup(func() {
-		if _, err := ip("netns", "del", nsB); err != nil {
-			t.Error(err)
-		}
-		// The veth ends die with their namespaces; this catches a pair left in
-		// the host namespace by a failure half-way through.
-		ip("link", "del", vethA)
-	})
-	must("link", "add", vethA, "netns", nsA, "type", "veth", "peer", "name", vethB, "netns", nsB)
-	must("-n", nsA, "addr", "add", ipA+"/30", "dev", vethA)
-	must("-n", nsB, "addr", "add", ipB+"/30", "dev", vethB)
-	for _, nd := range [][2]string{{nsA, vethA}, {nsB, vethB}} {
-		must("-n", nd[0], "link", "set", "lo", "up")
-		must("-n", nd[0], "link", "set", nd[1], "up")
-	}
-
 	srcDir, dstDir := t.TempDir(), t.TempDir()
 	src, err := mmapstore.OpenStore(srcDir, &mmapstore.Options{Sync: mmapstore.SyncNever})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	a := newArray(t, src, "cross", arrayx.Float32, arrayx.Shape{3, 2 << 20}, arrayx.OrderC, richAttrs("cross")) // 24 MiB
+	a := newArray(t, src, "cross", arrayx.Float32, arrayx.Shape{3, 2 << 20}, arrayx.OrderC, richAttrs("cross")) // 24 MiB, 6 blocks
 	token := "netns-token"
 
 	// Cancelled by the last cleanup, after the server's own (which closes its
 	// stdin and waits for it): the context only bounds a helper that hangs.
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancel)
-	helper := func(ns, mode string, env ...string) *exec.Cmd {
-		cmd := exec.CommandContext(ctx, ipCmd, "netns", "exec", ns, exe, "-test.run=^$")
+	helper := func(h *testnet.Host, mode string, env ...string) *exec.Cmd {
+		cmd := h.Command(ctx, exe, "-test.run=^$")
 		cmd.Env = append(os.Environ(), append([]string{helperEnv + "=" + mode, "ARX_TOKEN=" + token,
 			"GORACE=" + os.Getenv("GORACE") + " atexit_sleep_ms=0"}, env...)...) // -race binaries sleep 1 s at exit by default
 		return cmd
 	}
 
-	// The server, in namespace A.
-	srv := helper(nsA, "server", "ARX_STORE="+dstDir, "ARX_ADDR="+ipA+":0")
+	// The server, in the first host.
+	srv := helper(srvHost, "server", "ARX_STORE="+dstDir, "ARX_ADDR="+srvHost.IP+":0")
 	stdin, err := srv.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -261,53 +216,59 @@ func TestNetns(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("server helper did not start listening within 30 s\n%s", srvErr.String())
 	}
-	t.Logf("server in %s listening on %s; client in %s at %s", nsA, addr, nsB, ipB)
+	t.Logf("server in %s listening on %s; client in %s", srvHost, addr, cliHost)
 
-	// The client, in namespace B.
-	cli := helper(nsB, "client", "ARX_STORE="+srcDir, "ARX_ADDR="+addr, "ARX_NAME=cross")
-	out, err := cli.Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			t.Fatalf("client helper: %v\n%s", err, ee.Stderr)
-		}
-		t.Fatal(err)
-	}
-	var stats map[string]Stats
-	if err := json.Unmarshal(out, &stats); err != nil {
-		t.Fatalf("client helper output %q: %v", out, err)
-	}
-	push, pull := stats["push"], stats["pull"]
-	t.Logf("push: %s", push)
-	t.Logf("pull: %s", pull)
-	n := a.Header().NBytes
-	if push.Bytes != n || !push.ZeroCopy || pull.Bytes != n || !pull.ZeroCopy {
-		t.Fatalf("stats push %+v pull %+v, want %d bytes each way by sendfile", push, pull, n)
-	}
-
-	// The server's store holds the array; the client's holds the copy pulled back.
 	dst, err := mmapstore.OpenStore(dstDir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer dst.Close()
-	sameArray(t, a, dst, "cross")
-	sameArray(t, a, src, "cross-back")
-
-	// The bytes went through the veth: A received the push and sent the pull.
-	var links []struct {
-		Stats64 struct {
-			RX, TX struct {
-				Bytes int64 `json:"bytes"`
+	for _, streams := range []int{1, 4} {
+		t.Run(fmt.Sprintf("streams=%d", streams), func(t *testing.T) {
+			rx0, tx0, err := srvHost.LinkBytes()
+			if err != nil {
+				t.Fatal(err)
 			}
-		} `json:"stats64"`
-	}
-	if err := json.Unmarshal(must("-n", nsA, "-s", "-j", "link", "show", "dev", vethA), &links); err != nil || len(links) != 1 {
-		t.Fatalf("veth statistics: %v %v", links, err)
-	}
-	rx, tx := links[0].Stats64.RX.Bytes, links[0].Stats64.TX.Bytes
-	t.Logf("%s in %s: received %d bytes, sent %d bytes", vethA, nsA, rx, tx)
-	if rx < n || tx < n {
-		t.Fatalf("%s moved rx %d / tx %d bytes, less than the array's %d each way", vethA, rx, tx, n)
+			name := fmt.Sprintf("cross%d", streams)
+			if err := os.Link(filepath.Join(srcDir, "cross.arx"), filepath.Join(srcDir, name+".arx")); err != nil {
+				t.Fatal(err)
+			}
+			// 24 MiB makes four streams of 6 MiB: the helper lowers the
+			// least a stream must carry.
+			cli := helper(cliHost, "client", "ARX_STORE="+srcDir, "ARX_ADDR="+addr, "ARX_NAME="+name,
+				fmt.Sprintf("ARX_STREAMS=%d", streams), "ARX_STREAM_MIN=4194304")
+			out, err := cli.Output()
+			if err != nil {
+				var ee *exec.ExitError
+				if errors.As(err, &ee) {
+					t.Fatalf("client helper: %v\n%s", err, ee.Stderr)
+				}
+				t.Fatal(err)
+			}
+			var stats map[string]Stats
+			if err := json.Unmarshal(out, &stats); err != nil {
+				t.Fatalf("client helper output %q: %v", out, err)
+			}
+			push, pull := stats["push"], stats["pull"]
+			t.Logf("push: %s", push)
+			t.Logf("pull: %s", pull)
+			n := a.Header().NBytes
+			if push.Bytes != n || !push.ZeroCopy || pull.Bytes != n || !pull.ZeroCopy || push.Streams != streams || pull.Streams != streams {
+				t.Fatalf("stats push %+v pull %+v, want %d bytes each way by sendfile on %d streams", push, pull, n, streams)
+			}
+			// The server's store holds the array; the client's holds the copy pulled back.
+			sameArray(t, a, dst, name)
+			sameArray(t, a, src, name+"-back")
+			// The bytes went through the link: the server's host received the
+			// push and sent the pull.
+			rx1, tx1, err := srvHost.LinkBytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s: received %d bytes, sent %d bytes", srvHost, rx1-rx0, tx1-tx0)
+			if rx1-rx0 < n || tx1-tx0 < n {
+				t.Fatalf("the link moved rx %d / tx %d bytes, less than the array's %d each way", rx1-rx0, tx1-tx0, n)
+			}
+		})
 	}
 }

@@ -564,3 +564,54 @@ func TestHTTPMaxHeaderBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestBadBlockStopsReading: a version-1 receiver that finds a bad block
+// stops reading at once and says so, without waiting for the rest of the
+// array. The proxy lets through only the bad block, the next one and 8 MiB
+// more of a 256 MiB array, and holds the rest: the refusal must come while
+// it holds (before, a verifier lagging behind the reader let the reader
+// consume every block first).
+func TestBadBlockStopsReading(t *testing.T) {
+	ctx := context.Background()
+	for _, dir := range []string{"push", "pull"} {
+		t.Run(dir, func(t *testing.T) {
+			local, remote := newStore(t), newStore(t)
+			_, addr := startServer(t, remote, "tcp", Config{})
+			src := local
+			if dir == "pull" {
+				src = remote
+			}
+			a := newArray(t, src, "b", arrayx.Uint8, arrayx.Shape{256 * mib}, arrayx.OrderC, nil) // 64 blocks
+			bs := a.Header().BlockSize
+			p := newProxy(t, addr)
+			f := p.c2s
+			if dir == "pull" {
+				f = p.s2c
+			}
+			f.set(func(f *flow) { f.flipAt, f.flipSkip = dataAt(a, bs+1234) })
+			f.holdData(a, 2*bs+8*mib)
+			c := dial(t, p.addr, &DialOptions{MaxVersion: 1})
+			done := make(chan error, 1)
+			go func() {
+				var err error
+				if dir == "push" {
+					_, err = c.Push(ctx, a, "b")
+				} else {
+					_, err = c.Pull(ctx, "b", local, "")
+				}
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				var ce *arrayx.ChecksumError
+				if !errors.Is(err, arrayx.ErrChecksum) || dir == "pull" && (!errors.As(err, &ce) || ce.Block != 1) {
+					t.Fatalf("%s: %v, want the checksum error of block 1", dir, err)
+				}
+				t.Logf("refused after %d of %d bytes passed the proxy: %v", f.forwarded(), a.Header().NBytes, err)
+			case <-time.After(20 * time.Second):
+				t.Fatalf("no refusal within 20 s while the proxy held the data after %d bytes: the receiver waits for more", f.forwarded())
+			}
+			f.release()
+		})
+	}
+}
