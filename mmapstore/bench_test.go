@@ -3,7 +3,9 @@ package mmapstore
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/arrayx/arrayx/arrayx"
 )
@@ -142,5 +144,103 @@ func BenchmarkWaitExisting(b *testing.B) {
 			b.Fatal(err)
 		}
 		a.Close()
+	}
+}
+
+// BenchmarkVerifyVsPread compares Array.Verify of a freshly opened array
+// with the floor it should approach: CRC-32C over the file read by pread
+// into one hot 1 MiB buffer, on one core. It also times the CRC over a
+// fresh read-only mapping, the way Verify used to read, for the record:
+// first touches of a new mapping are what cost on virtual machines.
+func BenchmarkVerifyVsPread(b *testing.B) {
+	for _, n := range benchSizes[1:] {
+		b.Run(sizeName(n), func(b *testing.B) {
+			s, name := benchArray(b, n)
+			var verify, pread, mapped time.Duration
+			b.SetBytes(n)
+			for i := 0; i < b.N; i++ {
+				a, err := s.Open(name)
+				if err != nil {
+					b.Fatal(err)
+				}
+				t := time.Now()
+				if err := a.Verify(); err != nil {
+					b.Fatal(err)
+				}
+				verify += time.Since(t)
+				a.Close()
+
+				f, err := os.Open(filepath.Join(s.Dir(), name+Ext))
+				if err != nil {
+					b.Fatal(err)
+				}
+				buf := make([]byte, 1<<20)
+				t = time.Now()
+				var crc uint32
+				for off := int64(0); off < n; off += int64(len(buf)) {
+					m, _ := f.ReadAt(buf, a.Header().DataOffset+off)
+					crc = arrayx.UpdateCRC32C(crc, buf[:m])
+				}
+				pread += time.Since(t)
+				f.Close()
+
+				a, err = s.Open(name)
+				if err != nil {
+					b.Fatal(err)
+				}
+				t = time.Now()
+				crc = arrayx.CRC32C(a.Bytes())
+				mapped += time.Since(t)
+				a.Close()
+			}
+			gbps := func(d time.Duration) float64 { return float64(n*int64(b.N)) / d.Seconds() / 1e9 }
+			b.ReportMetric(gbps(verify), "verify-GB/s")
+			b.ReportMetric(gbps(pread), "pread-crc-GB/s")
+			b.ReportMetric(gbps(mapped), "mmap-crc-GB/s")
+			b.ReportMetric(pread.Seconds()/verify.Seconds(), "x-pread")
+		})
+	}
+}
+
+// BenchmarkSealVsCRC compares Seal of an array the producer has just
+// filled (its pages hot, its mapping populated) with the CRC-32C of the
+// same hot memory on all cores: the CRC is Seal's floor.
+func BenchmarkSealVsCRC(b *testing.B) {
+	for _, n := range benchSizes[1:] {
+		b.Run(sizeName(n), func(b *testing.B) {
+			s, err := OpenStore(shmDir(b), &Options{Sync: SyncNever})
+			if err != nil {
+				b.Fatal(err)
+			}
+			var seal, crc time.Duration
+			b.SetBytes(n)
+			for i := 0; i < b.N; i++ {
+				s.Remove("x")
+				w, err := s.Create("x", arrayx.Uint8, arrayx.Shape{n}, arrayx.OrderC, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				data := w.Bytes()
+				for j := range data {
+					data[j] = byte(j)
+				}
+				t := time.Now()
+				if _, err := computeCRCs(w.Header(), data); err != nil {
+					b.Fatal(err)
+				}
+				crc += time.Since(t)
+				t = time.Now()
+				a, err := w.Seal()
+				if err != nil {
+					b.Fatal(err)
+				}
+				seal += time.Since(t)
+				a.Close()
+			}
+			gbps := func(d time.Duration) float64 { return float64(n*int64(b.N)) / d.Seconds() / 1e9 }
+			b.ReportMetric(gbps(seal), "seal-GB/s")
+			b.ReportMetric(gbps(crc), "hot-crc-GB/s")
+			b.ReportMetric(crc.Seconds()/seal.Seconds(), "x-crc")
+		})
 	}
 }
