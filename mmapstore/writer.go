@@ -50,6 +50,10 @@ type Writer struct {
 	h  *arrayx.Header
 	f  *os.File
 	mm mmap.MMap
+	// touched says Bytes was called: the producer fills through the
+	// mapping, whose pages are then hot for Seal's CRC. A writer filled
+	// through File only is checksummed by reading the file (see seal).
+	touched bool
 
 	// prune, for writers of a Store, removes directories Abort left empty.
 	prune func(file string)
@@ -120,6 +124,7 @@ func (w *Writer) Bytes() []byte {
 	if w.mm == nil {
 		return nil
 	}
+	w.touched = true
 	return w.mm[w.h.DataOffset:]
 }
 
@@ -151,8 +156,21 @@ func (w *Writer) Seal() (*Array, error) {
 }
 
 func (w *Writer) seal() (*Array, error) {
-	data := w.mm[w.h.DataOffset:]
-	crcs, err := computeCRCs(w.h, data)
+	var crcs []uint32
+	var err error
+	if w.touched {
+		crcs, err = computeCRCs(w.h, w.mm[w.h.DataOffset:])
+	} else {
+		// Filled in the kernel (an import): its pages are in the page cache
+		// but were never touched through this mapping, and first touches of
+		// a mapping are slow on virtual machines; read them instead.
+		crcs = make([]uint32, w.h.NumBlocks())
+		d := dataFile{f: w.f, base: w.h.DataOffset, size: w.h.NBytes, name: w.display}
+		err = d.scanBlocks(w.h, 0, len(crcs), func(i int, crc uint32) error {
+			crcs[i] = crc
+			return nil
+		})
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -55,10 +55,9 @@ func importFile(st *mmapstore.Store, name, npyPath string, opts *ImportOptions) 
 	if testHookBeforeData != nil {
 		testHookBeforeData()
 	}
-	data := w.Bytes()
 	var method string
 	if h.BigEndian {
-		if err := readSwapped(data, f, h.DataOffset, swapSize(h.DType)); err != nil {
+		if err := readSwapped(w.Bytes(), f, h.DataOffset, swapSize(h.DType)); err != nil {
 			return nil, Stats{}, err
 		}
 		method = reportCopy(MethodByteSwap, h.NBytes)
@@ -66,7 +65,7 @@ func importFile(st *mmapstore.Store, name, npyPath string, opts *ImportOptions) 
 		// Writes through the writer's file land in the pages its mapping
 		// shows, so Seal checksums what the kernel copied.
 		method, err = moveData(w.File(), w.Header().DataOffset, f, h.DataOffset, h.NBytes, func(from int64) error {
-			return readFull(f, data[from:], h.DataOffset+from, "data")
+			return readFull(f, w.Bytes()[from:], h.DataOffset+from, "data")
 		})
 		if err != nil {
 			return nil, Stats{}, err
