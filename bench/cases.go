@@ -7,11 +7,12 @@ type Group string
 
 const (
 	Handoff Group = "handoff" // one process takes an array another left in memory
-	Network Group = "network" // an array crosses loopback TCP between two processes
+	Network Group = "network" // an array crosses TCP between two processes, once per --net setting
 	Copy    Group = "copy"    // an array's file is copied to a new file
 )
 
-// title is the group's heading in the tables and the plot.
+// title is the group's heading in the tables and the plot; a network
+// group's heading names where it ran (netTitle).
 func (g Group) title() string {
 	switch g {
 	case Handoff:
@@ -83,12 +84,38 @@ var cases = []Case{
 	{ID: "numpy-mmap-sum", Name: `numpy np.load(mmap_mode="r") + sum`, Group: Handoff,
 		Client: Proc{Side: Receiver, Timed: true, Python: "npyload.py"}},
 
+	// arrayx: push and pull over 1, 2 and 4 connections (DialOptions.Streams;
+	// the library opens one per 64 MiB at most), and over one connection
+	// with socket buffers of --sockbuf instead (DialOptions.SocketBuffer on
+	// the client; for pull also SO_SNDBUF on the server's listener, as the
+	// server sends and netlink.Config has no such setting).
 	{ID: "arrayx-push", Name: "arrayx push (sendfile)", Group: Network, Ref: true,
 		Server: &Proc{Side: Receiver, Role: "arrayx-server"},
-		Client: Proc{Side: Sender, Timed: true, Role: "arrayx-push"}},
+		Client: Proc{Side: Sender, Timed: true, Role: "arrayx-push", Opt: "streams=1"}},
+	{ID: "arrayx-push-2", Name: "arrayx push, 2 streams", Group: Network,
+		Server: &Proc{Side: Receiver, Role: "arrayx-server"},
+		Client: Proc{Side: Sender, Timed: true, Role: "arrayx-push", Opt: "streams=2"}},
+	{ID: "arrayx-push-4", Name: "arrayx push, 4 streams", Group: Network,
+		Server: &Proc{Side: Receiver, Role: "arrayx-server"},
+		Client: Proc{Side: Sender, Timed: true, Role: "arrayx-push", Opt: "streams=4"}},
+	{ID: "arrayx-push-sockbuf", Name: "arrayx push, 1 stream, socket buffer", Group: Network,
+		Server: &Proc{Side: Receiver, Role: "arrayx-server"},
+		Client: Proc{Side: Sender, Timed: true, Role: "arrayx-push", Opt: "streams=1,sockbuf"}},
 	{ID: "arrayx-push-copy", Name: "arrayx push, copy forced", Group: Network,
 		Server: &Proc{Side: Receiver, Role: "arrayx-server"},
-		Client: Proc{Side: Sender, Timed: true, Role: "arrayx-push", Opt: "copy"}},
+		Client: Proc{Side: Sender, Timed: true, Role: "arrayx-push", Opt: "streams=1,copy"}},
+	{ID: "arrayx-pull", Name: "arrayx pull", Group: Network,
+		Server: &Proc{Side: Sender, Role: "arrayx-source"},
+		Client: Proc{Side: Receiver, Timed: true, Role: "arrayx-pull", Opt: "streams=1"}},
+	{ID: "arrayx-pull-2", Name: "arrayx pull, 2 streams", Group: Network,
+		Server: &Proc{Side: Sender, Role: "arrayx-source"},
+		Client: Proc{Side: Receiver, Timed: true, Role: "arrayx-pull", Opt: "streams=2"}},
+	{ID: "arrayx-pull-4", Name: "arrayx pull, 4 streams", Group: Network,
+		Server: &Proc{Side: Sender, Role: "arrayx-source"},
+		Client: Proc{Side: Receiver, Timed: true, Role: "arrayx-pull", Opt: "streams=4"}},
+	{ID: "arrayx-pull-sockbuf", Name: "arrayx pull, 1 stream, socket buffer", Group: Network,
+		Server: &Proc{Side: Sender, Role: "arrayx-source", Opt: "sockbuf"},
+		Client: Proc{Side: Receiver, Timed: true, Role: "arrayx-pull", Opt: "streams=1,sockbuf"}},
 	{ID: "ceiling", Name: "kernel ceiling: sendfile, reader discards", Group: Network,
 		Server: &Proc{Side: Receiver, Role: "discard-recv"},
 		Client: Proc{Side: Sender, Timed: true, Role: "sendfile-send"}},
@@ -123,6 +150,8 @@ var roles = map[string]func(*child) error{
 	"arrow-ipc-sum": arrowIPCSum,
 	"arrayx-server": arrayxServer,
 	"arrayx-push":   arrayxPush,
+	"arrayx-source": arrayxSource,
+	"arrayx-pull":   arrayxPull,
 	"discard-recv":  discardRecv,
 	"sendfile-send": ceilingSend,
 	"flight-server": flightServer,
@@ -154,6 +183,9 @@ func (p *Proc) describe() string {
 	}
 	return d
 }
+
+// network reports whether the case runs once per --net setting.
+func (c *Case) network() bool { return c.Group == Network }
 
 // procs returns the case's processes, server first.
 func (c *Case) procs() []*Proc {

@@ -35,6 +35,20 @@ type Params struct {
 	Addr       string `json:"addr"`        // the server's "host:port", for clients
 	Opt        string `json:"opt"`         // the process's option from the case table
 	FlightRows int64  `json:"flight_rows"` // rows per Arrow Flight record batch
+	// Host is the IPv4 address a server listens on: 127.0.0.1 on loopback,
+	// its host's address inside a namespace (where.go).
+	Host string `json:"host"`
+	// SocketBuffer is the SO_SNDBUF/SO_RCVBUF size, in bytes, that the
+	// cases with the option "sockbuf" ask for (--sockbuf).
+	SocketBuffer int `json:"socket_buffer"`
+}
+
+// listenHost is the address servers listen on.
+func (p *Params) listenHost() string {
+	if p.Host == "" {
+		return "127.0.0.1"
+	}
+	return p.Host
 }
 
 // Usage is a getrusage(2) reading, or the difference of two.
@@ -72,6 +86,12 @@ type Report struct {
 	// the heap's size (HeapSys) at its end.
 	GoHeapAlloc *int64 `json:"go_heap_alloc_bytes,omitempty"`
 	GoHeapSys   *int64 `json:"go_heap_sys_bytes,omitempty"`
+	// Streams is, for an arrayx client, the connections its Stats say
+	// carried the transfer.
+	Streams int `json:"streams,omitempty"`
+	// Conns are the process's TCP connections at the end of its window
+	// (Go children only; tcpinfo.go).
+	Conns []TCPStats `json:"tcp_conns,omitempty"`
 }
 
 // child is the running child process's side of the harness.

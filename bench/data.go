@@ -38,7 +38,7 @@ func (r *runner) prepare(ctx context.Context, dir string, nbytes int64) (Params,
 	if err != nil {
 		return p, err
 	}
-	pr, err := r.start(ctx, &Proc{Role: "prepare"}, p)
+	pr, err := r.start(ctx, &Proc{Role: "prepare"}, p, nil)
 	if err != nil {
 		return p, err
 	}

@@ -17,7 +17,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 )
 
-// Arrow Flight over loopback gRPC, as a user of arrow-go would write it: the
+// Arrow Flight over gRPC (on loopback or between namespaces), as a user of arrow-go would write it: the
 // sender's batches are zero-copy slices of the source array's mapping (its
 // data is already Arrow-shaped in memory), the receiver keeps every batch it
 // receives (it wants the array, like every other receiver here). The only
@@ -107,7 +107,7 @@ func flightServer(c *child) error {
 		defer release(recs)
 		svc.send = recs
 	}
-	l, err := listen()
+	l, err := listen(c)
 	if err != nil {
 		return err
 	}
@@ -125,6 +125,7 @@ func flightServer(c *child) error {
 		svc.finish(errors.New("bench: stopped before the transfer ended"))
 	}
 	c.end()
+	c.recordTCP()
 	<-c.stop // the client has exited: verify now, stop serving only then
 	if svc.err != nil {
 		return svc.err
@@ -143,6 +144,7 @@ func flightDial(ctx context.Context, c *child) (flight.Client, *grpc.ClientConn,
 	limit := flightMaxMsg(c.FlightRows)
 	cc, err := grpc.NewClient(c.Addr,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithNoProxy(), // a namespace host's address is not loopback: never through $https_proxy
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(limit), grpc.MaxCallSendMsgSize(limit)))
 	if err != nil {
 		return nil, nil, err
@@ -186,6 +188,7 @@ func flightGet(c *child) error {
 		return err
 	}
 	c.end()
+	c.recordTCP()
 	c.rep.Method = fmt.Sprintf("DoGet, %d batches", len(got))
 	return c.verifyBatches(got)
 }
@@ -230,6 +233,7 @@ func flightPut(c *child) error {
 		}
 	}
 	c.end()
+	c.recordTCP()
 	c.rep.Method = fmt.Sprintf("DoPut, %d batches", len(recs))
 	c.rep.Verified = "the server checks values"
 	return nil

@@ -3,13 +3,16 @@
 // writes a Markdown table, JSON and a PNG plot.
 //
 //	cd bench && go run . [--sizes 64MiB,256MiB,1GiB] [--runs 5] [--out results]
+//	                     [--net loopback,ns,ns-1gbit,ns-1gbit-25ms,ns-25ms]
 //
 // Every case runs its sender and receiver as separate processes (this binary
 // re-executed in a role, or /usr/bin/python3 with an embedded script), so
 // each side's CPU is its own; the cases are interleaved round by round after
 // a warm-up round; every receiver verifies the data, and a run that fails
-// makes the command exit non-zero. cases.go is the table of cases; bench
-// results are described in RESULTS.md.
+// makes the command exit non-zero. --net runs the network cases on loopback
+// and between two network namespaces, with a link rate and delay (where.go;
+// namespaces need root, ip, tc and iptables). cases.go is the table of
+// cases; bench results are described in RESULTS.md.
 package main
 
 import (
@@ -46,6 +49,9 @@ func benchMain(args []string, stdout, stderr io.Writer) int {
 	dir := fs.String("dir", "/dev/shm", "directory for the data and the received copies (tmpfs: in memory)")
 	batch := fs.String("flight-batch", "1MiB", "Arrow Flight record batch size")
 	only := fs.String("cases", "", "run only the cases whose ID matches this regular expression (IDs: "+caseIDs()+")")
+	nets := fs.String("net", loopbackName, "where the network cases run, comma-separated: loopback, or ns (two network namespaces, root only) "+
+		"with an optional link rate and one-way delay: ns-1gbit, ns-25ms, ns-1gbit-25ms")
+	sockbuf := fs.String("sockbuf", "16MiB", "socket buffer the socket-buffer cases ask for (SO_SNDBUF/SO_RCVBUF; the kernel caps it at net.core.wmem_max/rmem_max, then doubles it)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -68,6 +74,16 @@ func benchMain(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	opt.FlightRows = b / 8
+	if opt.Nets, err = parseNets(*nets); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	sb, err := parseSize(*sockbuf)
+	if err != nil || sb > 1<<30 {
+		fmt.Fprintf(stderr, "bench: bad --sockbuf %q\n", *sockbuf)
+		return 2
+	}
+	opt.SocketBuffer = int(sb)
 	selected := cases
 	if *only != "" {
 		re, err := regexp.Compile(*only)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -13,12 +12,11 @@ import (
 	"syscall"
 
 	"github.com/arrayx/arrayx/arrayx"
-	"github.com/arrayx/arrayx/mmapstore"
-	"github.com/arrayx/arrayx/netlink"
 	"golang.org/x/sys/unix"
 )
 
-// Network cases over loopback TCP. The sender's window is the wall time:
+// Network cases over TCP, on loopback or between two network namespaces
+// (where.go). The sender's window is the wall time:
 // from just before its first data byte (connection and handshake already
 // made) until the receiver has acknowledged holding all of the data. For
 // arrayx that is Push returning (the server has verified every block and
@@ -32,8 +30,11 @@ import (
 // reader.
 const bufSize = 1 << 20
 
-// listen opens the loopback listener a server child announces.
-func listen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
+// listen opens the listener a server child announces: on loopback, or on
+// its namespace host's address.
+func listen(c *child) (net.Listener, error) {
+	return net.Listen("tcp4", net.JoinHostPort(c.listenHost(), "0"))
+}
 
 // ackByte is the receiver's one-byte acknowledgement of the whole transfer.
 const ackByte = 'k'
@@ -46,78 +47,6 @@ func readAck(conn net.Conn) error {
 	if b[0] != ackByte {
 		return fmt.Errorf("bench: bad acknowledgement %q", b[0])
 	}
-	return nil
-}
-
-// arrayxServer runs a netlink server on a store in the run's scratch
-// directory (on /dev/shm) and waits for the array to be published there.
-func arrayxServer(c *child) error {
-	st, err := mmapstore.OpenStore(filepath.Join(c.Scratch, "store"), nil)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	l, err := listen()
-	if err != nil {
-		return err
-	}
-	srv := netlink.NewServer(st, netlink.Config{})
-	go srv.Serve(l)
-	defer srv.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		<-c.stop
-		cancel()
-	}()
-	c.ready(l.Addr().String())
-	c.begin()
-	a, err := st.Wait(ctx, "x") // inotify: the moment the server publishes it
-	c.end()
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	<-c.stop // the client has its reply and has exited: verify now, and close the server only then
-	x, err := arrayx.Data[float64](a)
-	if err != nil {
-		return err
-	}
-	k := newChecker(c.Params)
-	if err := k.add(x); err != nil {
-		return err
-	}
-	v, err := k.done()
-	c.rep.Verified = v + " (the server also checked every block's CRC-32C)"
-	return err
-}
-
-// arrayxPush pushes the sealed source array to the server, with sendfile or,
-// with the option "copy", with writes from the mapping (DialOptions.ForceCopy).
-func arrayxPush(c *child) error {
-	forceCopy := c.Opt == "copy"
-	a, err := mmapstore.Open(c.ArxPath, nil)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	ctx := context.Background()
-	cl, err := netlink.Dial(ctx, c.Addr, &netlink.DialOptions{ForceCopy: forceCopy})
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	c.begin()
-	st, err := cl.Push(ctx, a, "x")
-	c.end()
-	if err != nil {
-		return err
-	}
-	c.rep.Method = st.Method
-	if st.Bytes != c.NBytes || st.ZeroCopy == forceCopy {
-		return fmt.Errorf("bench: push stats %+v, want %d bytes, zero-copy %v", st, c.NBytes, !forceCopy)
-	}
-	c.rep.Verified = "the server acknowledged every block's CRC-32C"
 	return nil
 }
 
@@ -138,6 +67,7 @@ func ceilingSend(c *child) error {
 	}
 	err = readAck(conn)
 	c.end()
+	c.recordTCP()
 	c.rep.Method = "sendfile"
 	c.rep.Verified = "the receiver checks values"
 	return err
@@ -150,7 +80,7 @@ func openAndDial(c *child) (*os.File, net.Conn, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	conn, err := net.Dial("tcp", c.Addr)
+	conn, err := net.Dial("tcp4", c.Addr)
 	if err != nil {
 		f.Close()
 		return nil, nil, err
@@ -206,7 +136,7 @@ func sendfile(conn *net.TCPConn, f *os.File, off, n int64) error {
 // buffer and throws the data away, checking one element per read (the first
 // whole one in it) and the byte count.
 func discardRecv(c *child) error {
-	l, err := listen()
+	l, err := listen(c)
 	if err != nil {
 		return err
 	}
@@ -242,6 +172,7 @@ func discardRecv(c *child) error {
 		return err
 	}
 	c.end()
+	c.recordTCP()
 	if samples == 0 && c.N > 0 {
 		return fmt.Errorf("bench: no element sampled")
 	}
@@ -277,6 +208,7 @@ func rwSend(c *child) error {
 	}
 	err = readAck(conn)
 	c.end()
+	c.recordTCP()
 	c.rep.Method = "read+write"
 	c.rep.Verified = "the receiver checks values"
 	return err
@@ -285,7 +217,7 @@ func rwSend(c *child) error {
 // rwRecv is the plain loop's receiver: read(2) 1 MiB from the socket,
 // write(2) it to a file on /dev/shm, then acknowledge.
 func rwRecv(c *child) error {
-	l, err := listen()
+	l, err := listen(c)
 	if err != nil {
 		return err
 	}
@@ -320,6 +252,7 @@ func rwRecv(c *child) error {
 		return err
 	}
 	c.end()
+	c.recordTCP()
 	<-c.stop // verify once the sender is done, so as not to compete with it
 	return c.verifyFile(f, 0)
 }

@@ -17,26 +17,38 @@ import (
 // writePlot draws throughput against array size, one line per case (median,
 // with min-max bars), one panel per group, both axes logarithmic, as a PNG.
 func writePlot(path string, res *Results) error {
-	var row []*plot.Plot
+	var panels []*plot.Plot
 	for _, g := range res.groups() {
-		p, ok, err := groupPlot(res, g)
-		if err != nil {
-			return err
-		}
-		if ok {
-			row = append(row, p)
+		for _, net := range res.netsOf(g) {
+			p, ok, err := groupPlot(res, g, net)
+			if err != nil {
+				return err
+			}
+			if ok {
+				panels = append(panels, p)
+			}
 		}
 	}
-	if len(row) == 0 {
+	if len(panels) == 0 {
 		return fmt.Errorf("bench: nothing to plot")
 	}
+	// At most three panels a row.
+	cols := min(3, len(panels))
+	rows := (len(panels) + cols - 1) / cols
+	grid := make([][]*plot.Plot, rows)
+	for i := range grid {
+		grid[i] = make([]*plot.Plot, cols)
+	}
+	for i, p := range panels {
+		grid[i/cols][i%cols] = p
+	}
 	const w, h = 8 * vg.Inch, 6 * vg.Inch
-	img := vgimg.NewWith(vgimg.UseWH(w*vg.Length(len(row)), h), vgimg.UseDPI(120))
+	img := vgimg.NewWith(vgimg.UseWH(w*vg.Length(cols), h*vg.Length(rows)), vgimg.UseDPI(120))
 	dc := draw.New(img)
-	tiles := draw.Tiles{Rows: 1, Cols: len(row), PadX: vg.Inch / 4, PadTop: vg.Inch / 8, PadBottom: vg.Inch / 8, PadLeft: vg.Inch / 8, PadRight: vg.Inch / 8}
-	canvases := plot.Align([][]*plot.Plot{row}, tiles, dc)
-	for i, p := range row {
-		p.Draw(canvases[0][i])
+	tiles := draw.Tiles{Rows: rows, Cols: cols, PadX: vg.Inch / 4, PadY: vg.Inch / 4, PadTop: vg.Inch / 8, PadBottom: vg.Inch / 8, PadLeft: vg.Inch / 8, PadRight: vg.Inch / 8}
+	canvases := plot.Align(grid, tiles, dc)
+	for i, p := range panels {
+		p.Draw(canvases[i/cols][i%cols])
 	}
 	f, err := os.Create(path)
 	if err != nil {
@@ -58,9 +70,9 @@ type spreadXY struct {
 
 func (s spreadXY) YError(i int) (float64, float64) { return s.lo[i], s.hi[i] }
 
-func groupPlot(res *Results, g Group) (*plot.Plot, bool, error) {
+func groupPlot(res *Results, g Group, net string) (*plot.Plot, bool, error) {
 	p := plot.New()
-	p.Title.Text = g.title()
+	p.Title.Text = netTitle(g, net)
 	p.X.Label.Text = "array size"
 	p.Y.Label.Text = "GB/s (median; bars: min-max)"
 	p.X.Scale, p.Y.Scale = plot.LogScale{}, plot.LogScale{}
@@ -74,7 +86,7 @@ func groupPlot(res *Results, g Group) (*plot.Plot, bool, error) {
 	for _, s := range res.Sizes {
 		mib := float64(s.Bytes) / (1 << 20)
 		sizes = append(sizes, mib)
-		for _, c := range groupCases(s, g) {
+		for _, c := range groupCases(s, g, net) {
 			l := lines[c.Name]
 			if l == nil {
 				l = &spreadXY{}

@@ -19,14 +19,18 @@ import (
 // Results is everything one harness run measured; it is written as JSON and
 // rendered as Markdown and a plot.
 type Results struct {
-	Date             string       `json:"date"`
-	Command          string       `json:"command"`
-	Machine          Machine      `json:"machine"`
-	Runs             int          `json:"runs"`
-	Warmup           int          `json:"warmup_rounds"`
-	FlightBatchBytes int64        `json:"flight_batch_bytes"`
-	Sizes            []SizeResult `json:"sizes"`
-	Targets          []Target     `json:"targets"`
+	Date             string  `json:"date"`
+	Command          string  `json:"command"`
+	Machine          Machine `json:"machine"`
+	Runs             int     `json:"runs"`
+	Warmup           int     `json:"warmup_rounds"`
+	FlightBatchBytes int64   `json:"flight_batch_bytes"`
+	// SocketBuffer is what the socket-buffer cases asked for (--sockbuf).
+	SocketBuffer int `json:"socket_buffer_bytes,omitempty"`
+	// Nets are where the network cases ran (--net), in order.
+	Nets    []NetInfo    `json:"nets,omitempty"`
+	Sizes   []SizeResult `json:"sizes"`
+	Targets []Target     `json:"targets"`
 }
 
 // Machine describes where the numbers come from.
@@ -51,6 +55,7 @@ type CaseResult struct {
 	ID      string   `json:"id"`
 	Name    string   `json:"name"`
 	Group   Group    `json:"group"`
+	Net     string   `json:"net,omitempty"` // the --net setting of a network case
 	Ref     bool     `json:"arrayx_reference,omitempty"`
 	Procs   []string `json:"processes"` // who runs what, server first
 	Runs    []Run    `json:"runs"`
@@ -71,6 +76,139 @@ type Summary struct {
 	Verified string             `json:"verified,omitempty"`
 	Failed   int                `json:"failed_runs"` // warm-up included
 	Errors   []string           `json:"errors,omitempty"`
+	// Transport is how a network case used TCP.
+	Transport *TransportSummary `json:"transport,omitempty"`
+}
+
+// TransportSummary is how a network case used TCP: per-run values (from
+// the processes' TCP_INFO, tcpinfo.go, and the links' counters, where.go),
+// summarized over the measured runs. A connection counts as carrying data
+// from dataConnMin bytes in its main direction.
+type TransportSummary struct {
+	// Streams is what arrayx's client Stats said (Stats.Streams); WithData
+	// how many of the server's connections carried data.
+	Streams  Spread `json:"streams"`
+	WithData Spread `json:"streams_with_data"`
+	// SndBuf is the largest SO_SNDBUF of the sender's data connections at
+	// the end of its window, RcvBuf the largest SO_RCVBUF of the
+	// receiver's: the buffers autotuning reached, or those set and locked.
+	// For an arrayx push the sender is the client, of which only the main
+	// connection is still open then.
+	SndBuf Spread `json:"sender_so_sndbuf"`
+	RcvBuf Spread `json:"receiver_so_rcvbuf"`
+	// MinRTT is the least round trip the sender's data connections saw, in
+	// milliseconds; Retrans the segments they sent again.
+	MinRTT  Spread `json:"min_rtt_ms"`
+	Retrans Spread `json:"retrans_segments"`
+	// RwndLimited and SndbufLimited are the fractions of the sender's busy
+	// time (data waiting to go) it spent held back by the receiver's
+	// window or by its own send buffer; the rest of the busy time the
+	// congestion window or pacing, that is the path, held it.
+	RwndLimited   Spread `json:"rwnd_limited"`
+	SndbufLimited Spread `json:"sndbuf_limited"`
+	// Namespace runs: the receiver host's link's received bytes over the
+	// payload, the harness's (delayers') CPU seconds per GB moved, and the
+	// packets the delayers' queues dropped.
+	LinkRx     Spread `json:"receiver_link_rx_per_payload"`
+	HarnessCPU Spread `json:"harness_cpu_s_per_gb"`
+	Dropped    Spread `json:"dropped_packets"`
+}
+
+// dataConnMin is the least a connection carries to count as carrying data
+// (protocol messages alone are a few KiB).
+const dataConnMin = 1 << 20
+
+// transportSummary summarizes the transport of runs of nbytes each.
+func transportSummary(runs []Run, nbytes int64) *TransportSummary {
+	var streams, withData, sndbuf, rcvbuf, rtt, retrans, rwnd, sndlim, rx, cpu, dropped []float64
+	some := false
+	for i := range runs {
+		r := &runs[i]
+		if !r.ok() {
+			continue
+		}
+		nan := math.NaN()
+		add := func(xs *[]float64, v float64) { *xs = append(*xs, v) }
+		if r.Streams > 0 {
+			add(&streams, float64(r.Streams))
+		}
+		if len(r.StreamBytes) > 0 {
+			n := 0
+			for _, b := range r.StreamBytes {
+				if b >= dataConnMin {
+					n++
+				}
+			}
+			add(&withData, float64(n))
+		}
+		if r.Sender != nil {
+			sb, minRTT, re, busy, rw, sl := nan, nan, 0.0, 0.0, 0.0, 0.0
+			found := false
+			for _, tc := range r.Sender.Window.Conns {
+				if tc.BytesSent < dataConnMin {
+					continue
+				}
+				found = true
+				sb = math.Max(nanZero(sb), float64(tc.SndBuf))
+				if tc.MinRTT > 0 {
+					minRTT = math.Min(nanInf(minRTT), float64(tc.MinRTT)/1e3)
+				}
+				re += float64(tc.Retrans)
+				busy += float64(tc.Busy)
+				rw += float64(tc.RwndLimited)
+				sl += float64(tc.SndbufLimited)
+			}
+			if found {
+				add(&sndbuf, sb)
+				add(&rtt, minRTT)
+				add(&retrans, re)
+				if busy > 0 {
+					add(&rwnd, rw/busy)
+					add(&sndlim, sl/busy)
+				}
+			}
+		}
+		if r.Receiver != nil {
+			rb, found := 0.0, false
+			for _, tc := range r.Receiver.Window.Conns {
+				if tc.BytesReceived >= dataConnMin {
+					rb, found = math.Max(rb, float64(tc.RcvBuf)), true
+				}
+			}
+			if found {
+				add(&rcvbuf, rb)
+			}
+		}
+		if l := r.Link; l != nil {
+			add(&rx, float64(l.ReceiverRx)/float64(nbytes))
+			add(&cpu, perGB(l.HarnessUser+l.HarnessSys, nbytes))
+			add(&dropped, float64(l.Dropped))
+		}
+		some = true
+	}
+	if !some {
+		return nil
+	}
+	return &TransportSummary{
+		Streams: spread(streams), WithData: spread(withData),
+		SndBuf: spread(sndbuf), RcvBuf: spread(rcvbuf), MinRTT: spread(rtt), Retrans: spread(retrans),
+		RwndLimited: spread(rwnd), SndbufLimited: spread(sndlim),
+		LinkRx: spread(rx), HarnessCPU: spread(cpu), Dropped: spread(dropped),
+	}
+}
+
+func nanZero(x float64) float64 {
+	if math.IsNaN(x) {
+		return 0
+	}
+	return x
+}
+
+func nanInf(x float64) float64 {
+	if math.IsNaN(x) {
+		return math.Inf(1)
+	}
+	return x
 }
 
 // SideSummary is the median cost to one side of moving a gigabyte (1e9
@@ -130,19 +268,25 @@ func (c *CaseResult) series(f func(*Run) float64) []float64 {
 
 func gbps(r *Run) float64 { return r.GBps }
 
+// refKey names a group's reference: one per group and --net setting.
+func refKey(c *CaseResult) string { return string(c.Group) + "|" + c.Net }
+
 // summarize fills every case's summary at one size.
 func (s *SizeResult) summarize() {
-	refs := map[Group]*CaseResult{}
+	refs := map[string]*CaseResult{}
 	for _, c := range s.Cases {
 		if c.Ref {
-			refs[c.Group] = c
+			refs[refKey(c)] = c
 		}
 	}
 	for _, c := range s.Cases {
 		sum := &c.Summary
 		sum.GBps = spread(c.series(gbps))
 		sum.Seconds = spread(c.series(func(r *Run) float64 { return r.Seconds }))
-		if ref := refs[c.Group]; ref != nil {
+		if c.Group == Network {
+			sum.Transport = transportSummary(c.measured(), s.Bytes)
+		}
+		if ref := refs[refKey(c)]; ref != nil {
 			sum.VsArrayx = spread(ratios(c.series(gbps), ref.series(gbps)))
 		}
 		phases := map[string][]float64{}
@@ -221,9 +365,11 @@ type Target struct {
 func targets(res *Results) []Target {
 	var out []Target
 	for _, s := range res.Sizes {
-		byID := map[string]*CaseResult{}
+		byID := map[string]*CaseResult{} // the issue's targets are on loopback
 		for _, c := range s.Cases {
-			byID[c.ID] = c
+			if c.Net == "" || c.Net == loopbackName {
+				byID[c.ID] = c
+			}
 		}
 		add := func(what, a, b string, f, g func(*Run) float64, atLeast bool, goal float64) {
 			ca, cb := byID[a], byID[b]
@@ -278,6 +424,9 @@ func run(ctx context.Context, opt options, cs []Case) (*Results, error) {
 	if opt.FlightRows <= 0 {
 		return nil, errors.New("bench: the Flight batch must hold at least one element")
 	}
+	if len(opt.Nets) == 0 {
+		opt.Nets = []Where{{Name: loopbackName}}
+	}
 	res := &Results{
 		Date:             time.Now().UTC().Format(time.RFC3339),
 		Machine:          machine(),
@@ -317,10 +466,41 @@ func run(ctx context.Context, opt options, cs []Case) (*Results, error) {
 	}
 	r.opt.Dir = work
 
+	slots := schedule(cs, len(opt.Nets))
+	var envs []*netEnv
+	for _, sl := range slots {
+		if sl.net >= 0 {
+			// Only the settings some selected case runs in are built.
+			if envs, err = setupNets(opt.Nets); err != nil {
+				return nil, errors.Join(err, closeNets(envs))
+			}
+			break
+		}
+	}
+	defer func() {
+		if cerr := closeNets(envs); cerr != nil && opt.Log != nil {
+			fmt.Fprintln(opt.Log, cerr)
+		}
+	}()
+	for _, e := range envs {
+		res.Nets = append(res.Nets, e.info)
+	}
+	for _, c := range cs {
+		for _, p := range c.procs() {
+			if strings.Contains(p.Opt, "sockbuf") {
+				res.SocketBuffer = opt.SocketBuffer
+			}
+		}
+	}
+
 	for _, size := range opt.Sizes {
 		sr := SizeResult{Bytes: size}
-		for _, c := range cs {
+		for _, sl := range slots {
+			c := &cs[sl.c]
 			cr := &CaseResult{ID: c.ID, Name: c.Name, Group: c.Group, Ref: c.Ref}
+			if sl.net >= 0 {
+				cr.Net = opt.Nets[sl.net].Name
+			}
 			for _, p := range c.procs() {
 				cr.Procs = append(cr.Procs, p.describe())
 			}
@@ -333,13 +513,17 @@ func run(ctx context.Context, opt options, cs []Case) (*Results, error) {
 		}
 		p.FlightRows, p.Shift = opt.FlightRows, opt.Shift
 		for round := -opt.Warmup; round < opt.Runs; round++ {
-			for i := range cs {
+			for i, sl := range slots {
 				if err := ctx.Err(); err != nil {
 					return res, err
 				}
-				rn := r.once(ctx, &cs[i], p, round)
+				var env *netEnv
+				if sl.net >= 0 {
+					env = envs[sl.net]
+				}
+				rn := r.once(ctx, &cs[sl.c], env, p, round)
 				sr.Cases[i].Runs = append(sr.Cases[i].Runs, rn)
-				r.logRun(size, round, &cs[i], &rn)
+				r.logRun(size, round, &cs[sl.c], env, &rn)
 			}
 		}
 		if err := os.RemoveAll(dataDir); err != nil {
@@ -352,7 +536,7 @@ func run(ctx context.Context, opt options, cs []Case) (*Results, error) {
 	return res, nil
 }
 
-func (r *runner) logRun(size int64, round int, c *Case, run *Run) {
+func (r *runner) logRun(size int64, round int, c *Case, env *netEnv, run *Run) {
 	if r.opt.Log == nil {
 		return
 	}
@@ -360,11 +544,51 @@ func (r *runner) logRun(size int64, round int, c *Case, run *Run) {
 	if round < 0 {
 		which = "warm-up"
 	}
+	where := ""
+	if env != nil {
+		where = env.where.Name
+	}
 	result := fmt.Sprintf("%s GB/s", fmtRate(run.GBps))
+	if run.Streams > 1 {
+		result += fmt.Sprintf(", %d streams", run.Streams)
+	}
 	if !run.ok() {
 		result = "FAILED: " + run.Error
 	}
-	fmt.Fprintf(r.opt.Log, "%-9s %8s  %-44s %s\n", which, fmtBytes(float64(size)), c.Name, result)
+	fmt.Fprintf(r.opt.Log, "%-9s %8s  %-14s %-40s %s\n", which, fmtBytes(float64(size)), where, c.Name, result)
+}
+
+// slot is one entry of a round: a case, and the index of its --net setting
+// (-1 for the cases that are not network cases).
+type slot struct{ c, net int }
+
+// schedule orders one round: the cases in table order, the network cases
+// once per setting, setting by setting (every network case on loopback,
+// then every one across the namespaces, ...), where the table's first
+// network case stands. Every round runs the same order, so the rounds
+// interleave the cases (A B C A B C ...) and the cases compared with each
+// other in one setting run close together in time.
+func schedule(cs []Case, nets int) []slot {
+	var out []slot
+	done := false
+	for i := range cs {
+		if !cs[i].network() {
+			out = append(out, slot{i, -1})
+			continue
+		}
+		if done {
+			continue
+		}
+		done = true
+		for n := range nets {
+			for j := i; j < len(cs); j++ {
+				if cs[j].network() {
+					out = append(out, slot{j, n})
+				}
+			}
+		}
+	}
+	return out
 }
 
 // machine describes this computer.

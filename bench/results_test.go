@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/results.md")
@@ -27,8 +28,34 @@ func fakeRun(round int, nbytes int64, secs, sendCPU, recvCPU float64) Run {
 	return r
 }
 
+// withTCP gives a fake network run the connections a transfer over streams
+// connections leaves: the sender's data connections (only the first, as a
+// push client sees them) and the receiver's, each with its share.
+func withTCP(r Run, nbytes int64, streams int, rttUS uint32, sndbuf int, sndbufLimited float64) Run {
+	share := nbytes / int64(streams)
+	for i := range streams {
+		if i == 0 {
+			r.Sender.Window.Conns = append(r.Sender.Window.Conns,
+				TCPStats{SndBuf: sndbuf, RcvBuf: 128 << 10, BytesSent: share, BytesAcked: share, BytesReceived: 4 << 10, RTT: rttUS + rttUS/10, MinRTT: rttUS,
+					Retrans: 2, Busy: 1e6, RwndLimited: 1e5, SndbufLimited: uint64(sndbufLimited * 1e6)})
+		}
+		r.Receiver.Window.Conns = append(r.Receiver.Window.Conns,
+			TCPStats{SndBuf: 64 << 10, RcvBuf: 6 << 20, BytesAcked: 4 << 10, BytesReceived: share})
+		r.StreamBytes = append(r.StreamBytes, share)
+	}
+	r.Streams = streams
+	return r
+}
+
+// withLink gives a fake namespace run its link counters.
+func withLink(r Run, nbytes int64) Run {
+	r.Link = &LinkRun{SenderTx: nbytes + nbytes/30, ReceiverRx: nbytes + nbytes/30, Delayed: 20000, HarnessUser: 0.1, HarnessSys: 0.2}
+	return r
+}
+
 // fakeResults is a small run of a few cases at 1 GiB: three rounds after a
-// warm-up, one failed run.
+// warm-up, one failed run; the network cases on loopback, and two of them
+// also between namespaces.
 func fakeResults() *Results {
 	const n = 1 << 30
 	mk := func(id, name string, g Group, ref bool, procs int, runs ...Run) *CaseResult {
@@ -58,10 +85,34 @@ func fakeResults() *Results {
 		mk("cookbook", "Python Cookbook 11.13", Network, false, 2,
 			fakeRun(0, n, 1, 0.2, 0.8), failed, fakeRun(2, n, 1, 0.2, 0.8)),
 	}}
+	push, push4 := s.Cases[3], mk("arrayx-push-4", "arrayx push, 4 streams", Network, false, 2,
+		fakeRun(0, n, 0.4, 0.1, 0.3), fakeRun(1, n, 0.3, 0.1, 0.3), fakeRun(2, n, 0.4, 0.1, 0.3))
+	for i := range push.Runs {
+		push.Runs[i] = withTCP(push.Runs[i], n, 1, 30, 4<<20, 0)
+		push4.Runs[i] = withTCP(push4.Runs[i], n, 4, 30, 4<<20, 0)
+	}
+	s.Cases = append(s.Cases, push4)
+	nsPush, nsPush4 := mk("arrayx-push", "arrayx push (sendfile)", Network, true, 2,
+		fakeRun(0, n, 20, 0.1, 0.3), fakeRun(1, n, 19, 0.1, 0.3), fakeRun(2, n, 21, 0.1, 0.3)),
+		mk("arrayx-push-4", "arrayx push, 4 streams", Network, false, 2,
+			fakeRun(0, n, 10, 0.1, 0.3), fakeRun(1, n, 9.5, 0.1, 0.3), fakeRun(2, n, 10, 0.1, 0.3))
+	for i := range nsPush.Runs {
+		nsPush.Runs[i] = withLink(withTCP(nsPush.Runs[i], n, 1, 50000, 4<<20, 0.9), n)
+		nsPush4.Runs[i] = withLink(withTCP(nsPush4.Runs[i], n, 4, 50000, 4<<20, 0.2), n)
+	}
+	nsPush.Net, nsPush4.Net = "ns-1gbit-25ms", "ns-1gbit-25ms"
+	s.Cases = append(s.Cases, nsPush, nsPush4)
 	s.summarize()
 	res := &Results{Date: "2026-01-02T03:04:05Z", Command: "cd bench && go run . --sizes 1GiB --runs 3",
 		Machine: Machine{CPUs: 2, Memory: 24 << 30, Kernel: "6.18", Go: "go1.26", Python: "Python 3.11, numpy 1.24"},
-		Runs:    3, Warmup: 1, FlightBatchBytes: 4 << 20, Sizes: []SizeResult{s}}
+		Runs:    3, Warmup: 1, FlightBatchBytes: 4 << 20, SocketBuffer: 16 << 20, Sizes: []SizeResult{s},
+		Nets: []NetInfo{
+			{Name: loopbackName, Description: Where{Name: loopbackName}.describe(),
+				TCP: TCPSettings{Congestion: "bbr", Wmem: "4096 16384 4194304", Rmem: "4096 131072 33554432", WmemMax: 4 << 20, RmemMax: 4 << 20}},
+			{Name: "ns-1gbit-25ms", Description: Where{Name: "ns-1gbit-25ms", NS: true, Rate: "1gbit", Delay: 25 * time.Millisecond}.describe(),
+				Rate: "1gbit", DelayMS: 25, Subnet: "198.18.7.0/24", Sender: "198.18.7.1", Receiver: "198.18.7.2",
+				TCP: TCPSettings{Congestion: "bbr", Wmem: "4096 16384 4194304", Rmem: "4096 131072 33554432", WmemMax: 4 << 20, RmemMax: 4 << 20}},
+		}}
 	res.Targets = targets(res)
 	return res
 }
@@ -175,6 +226,8 @@ func TestFormat(t *testing.T) {
 	for _, tc := range []struct{ got, want string }{
 		{fmtRate(0.1234), "0.12"},
 		{fmtRate(12.34), "12.3"},
+		{fmtRate(0.04721), "0.047"},
+		{fmtRate(0), "0.00"},
 		{fmtRate(123.4), "123"},
 		{fmtRate(1234567), "1,234,567"},
 		{fmtRate(math.NaN()), "-"},

@@ -23,7 +23,12 @@ type options struct {
 	Dir        string  // where data and scratch directories go (/dev/shm)
 	FlightRows int64   // rows per Arrow Flight record batch
 	Shift      int64   // Params.Shift: non-zero only in tests, to make verification fail
-	Log        io.Writer
+	// Nets are where the network cases run, each case once per setting per
+	// round (default: loopback only).
+	Nets []Where
+	// SocketBuffer is what the "sockbuf" cases ask for, in bytes.
+	SocketBuffer int
+	Log          io.Writer
 }
 
 // ProcResult is one process of one run.
@@ -44,6 +49,17 @@ type Run struct {
 	Sender   *ProcResult        `json:"sender,omitempty"`
 	Receiver *ProcResult        `json:"receiver,omitempty"`
 	Error    string             `json:"error,omitempty"`
+	// Started is when the run began (RFC 3339, UTC): the rounds'
+	// interleaving can be read from it.
+	Started string `json:"started"`
+	// Streams is what an arrayx client's Stats said carried the transfer.
+	Streams int `json:"streams,omitempty"`
+	// StreamBytes is, for arrayx, the data each connection the server
+	// accepted carried (TCP_INFO: bytes received for a push, sent for a
+	// pull), in the order they were accepted.
+	StreamBytes []int64 `json:"stream_bytes,omitempty"`
+	// Link is what crossed the links, for runs between namespaces.
+	Link *LinkRun `json:"link,omitempty"`
 }
 
 // ok reports whether the run completed and verified.
@@ -60,34 +76,45 @@ type runner struct {
 const stopGrace = 2 * time.Minute
 
 // runTimeout bounds one run of a case: generous, as the slowest peer moves
-// a few hundred MB/s, but a hung run ends.
-func runTimeout(nbytes int64) time.Duration {
-	return 2*time.Minute + time.Duration(nbytes/(10<<20))*time.Second
+// a few hundred MB/s on loopback (and a link's rate or delay adds its
+// share), but a hung run ends.
+func runTimeout(nbytes int64, env *netEnv) time.Duration {
+	d := 2*time.Minute + time.Duration(nbytes/(10<<20))*time.Second
+	if env != nil {
+		d += env.where.timeout(nbytes)
+	}
+	return d
 }
 
-// once runs one case once at the size p describes.
-func (r *runner) once(ctx context.Context, c *Case, p Params, round int) Run {
-	run := Run{Round: round}
-	if err := r.once1(ctx, c, p, &run); err != nil {
+// once runs one case once at the size p describes, where env says (nil for
+// the cases that are not network cases).
+func (r *runner) once(ctx context.Context, c *Case, env *netEnv, p Params, round int) Run {
+	run := Run{Round: round, Started: time.Now().UTC().Format(time.RFC3339Nano)}
+	if err := r.once1(ctx, c, env, p, &run); err != nil {
 		run.Error = strings.Join(strings.Fields(err.Error()), " ")
 		run.GBps, run.Seconds = 0, 0
 	}
 	return run
 }
 
-func (r *runner) once1(ctx context.Context, c *Case, p Params, run *Run) error {
+func (r *runner) once1(ctx context.Context, c *Case, env *netEnv, p Params, run *Run) error {
 	scratch, err := os.MkdirTemp(r.opt.Dir, "run-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(scratch) // the received copy goes, untimed
 	p.Scratch = scratch
-	ctx, cancel := context.WithTimeout(ctx, runTimeout(p.NBytes))
+	p.SocketBuffer = r.opt.SocketBuffer
+	ctx, cancel := context.WithTimeout(ctx, runTimeout(p.NBytes, env))
 	defer cancel()
+	mark0, err := env.mark()
+	if err != nil {
+		return err
+	}
 
 	var srv *proc
 	if c.Server != nil {
-		if srv, err = r.start(ctx, c.Server, p); err != nil {
+		if srv, err = r.start(ctx, c.Server, p, env); err != nil {
 			return err
 		}
 		addr, err := srv.waitReady(ctx)
@@ -97,7 +124,7 @@ func (r *runner) once1(ctx context.Context, c *Case, p Params, run *Run) error {
 		}
 		p.Addr = addr
 	}
-	cli, err := r.start(ctx, &c.Client, p)
+	cli, err := r.start(ctx, &c.Client, p, env)
 	if err != nil {
 		if srv != nil {
 			srv.kill()
@@ -119,6 +146,14 @@ func (r *runner) once1(ctx context.Context, c *Case, p Params, run *Run) error {
 		t.Stop()
 		errs = append(errs, err)
 	}
+	if env != nil && env.net != nil {
+		mark, merr := env.mark()
+		if merr != nil {
+			errs = append(errs, merr)
+		} else {
+			run.Link = mark.since(mark0)
+		}
+	}
 	var methods []string
 	for _, pr := range results { // kept in the JSON even when the run failed
 		if pr == nil {
@@ -135,6 +170,12 @@ func (r *runner) once1(ctx context.Context, c *Case, p Params, run *Run) error {
 		if pr.Window.Phases != nil {
 			run.Phases = pr.Window.Phases
 		}
+		run.Streams = max(run.Streams, pr.Window.Streams)
+	}
+	if c.Server != nil && strings.HasPrefix(c.Server.Role, "arrayx-") && results[0] != nil {
+		for _, tc := range results[0].Window.Conns {
+			run.StreamBytes = append(run.StreamBytes, tc.data())
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err
@@ -143,6 +184,10 @@ func (r *runner) once1(ctx context.Context, c *Case, p Params, run *Run) error {
 		if err := c.Check(p); err != nil {
 			return err
 		}
+	}
+	if l := run.Link; l != nil && (l.SenderTx < p.NBytes || l.ReceiverRx < p.NBytes) {
+		return fmt.Errorf("bench: %s: the data did not cross the link: %d bytes sent by %s, %d received by %s, want at least %d",
+			c.ID, l.SenderTx, env.host(Sender), l.ReceiverRx, env.host(Receiver), p.NBytes)
 	}
 	timed := results[1]
 	if c.Server != nil && c.Server.Timed {
@@ -176,9 +221,16 @@ type proc struct {
 	started time.Time
 }
 
-// start launches one process of a case.
-func (r *runner) start(ctx context.Context, pp *Proc, p Params) (*proc, error) {
+// start launches one process of a case: in its side's host when where is
+// a pair of namespaces, else here.
+func (r *runner) start(ctx context.Context, pp *Proc, p Params, where *netEnv) (*proc, error) {
 	p.Opt = pp.Opt
+	host := where.host(pp.Side)
+	command := exec.CommandContext
+	if host != nil {
+		p.Host = host.IP
+		command = host.Command
+	}
 	js, err := json.Marshal(p)
 	if err != nil {
 		return nil, err
@@ -187,13 +239,13 @@ func (r *runner) start(ctx context.Context, pp *Proc, p Params) (*proc, error) {
 	env := os.Environ()
 	switch {
 	case pp.Role != "":
-		cmd = exec.CommandContext(ctx, r.self)
+		cmd = command(ctx, r.self)
 		env = append(env, envRole+"="+pp.Role)
 	case pp.Python != "":
-		cmd = exec.CommandContext(ctx, python, append([]string{filepath.Join(r.pyDir, pp.Python)}, pp.Args...)...)
+		cmd = command(ctx, python, append([]string{filepath.Join(r.pyDir, pp.Python)}, pp.Args...)...)
 	case pp.Argv != nil:
 		argv := pp.Argv(p)
-		cmd = exec.CommandContext(ctx, argv[0], argv[1:]...)
+		cmd = command(ctx, argv[0], argv[1:]...)
 	default:
 		return nil, errors.New("bench: a process with no role, script or command")
 	}

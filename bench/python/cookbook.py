@@ -33,10 +33,11 @@ def recv_into(arr, source):
 
 def send(c):
     a = numpy.arange(0.0, float(c.p["n"]))
+    host = c.p.get("host") or "127.0.0.1"  # a namespace host's address, or loopback
     s = socket(AF_INET, SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
+    s.bind((host, 0))
     s.listen(1)
-    c.ready("127.0.0.1:%d" % s.getsockname()[1])
+    c.ready("%s:%d" % (host, s.getsockname()[1]))
     conn, _ = s.accept()
     c.begin()
     send_from(a, conn)
