@@ -37,10 +37,13 @@ type DialOptions struct {
 	// and are not opened for transfers too small to share (under 64 MiB a
 	// stream).
 	Streams int
-	// SocketBuffer, when positive, sets the send and receive buffers of the
-	// client's TCP connections (SO_SNDBUF, SO_RCVBUF) instead of leaving
-	// them to the kernel's autotuning.
-	SocketBuffer int
+	// SendBuffer, when positive, sets the send buffer (SO_SNDBUF) of the
+	// client's TCP connections instead of leaving it to the kernel's
+	// autotuning, which stops at net.ipv4.tcp_wmem's maximum (4 MiB by
+	// default): on a long, fast link one push then has more data in
+	// flight. The kernel caps it at net.core.wmem_max. The receive buffer
+	// is left to autotuning, whose maximum is usually larger.
+	SendBuffer int
 	// MaxVersion makes the client speak at most this protocol version
 	// (default: Version), to talk to a peer as an older client would.
 	MaxVersion int
@@ -113,9 +116,8 @@ func (cl *Client) dial(ctx context.Context) (*conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("netlink: dial %s: %w", cl.addr, err)
 	}
-	if tc, ok := nc.(*net.TCPConn); ok && o.SocketBuffer > 0 {
-		tc.SetReadBuffer(o.SocketBuffer)
-		tc.SetWriteBuffer(o.SocketBuffer)
+	if tc, ok := nc.(*net.TCPConn); ok && o.SendBuffer > 0 {
+		tc.SetWriteBuffer(o.SendBuffer)
 	}
 	c, err := cl.start(ctx, nc)
 	if err != nil {

@@ -43,6 +43,10 @@ type Config struct {
 	ReadTimeout time.Duration
 	// WriteTimeout bounds writing one message, and one chunk of data (default 30 s).
 	WriteTimeout time.Duration
+	// SendBuffer, when positive, sets the send buffer (SO_SNDBUF) of
+	// accepted TCP connections, for pulls over long, fast links (see
+	// DialOptions.SendBuffer).
+	SendBuffer int
 	// ReadOnly refuses PUT and DELETE.
 	ReadOnly bool
 	// Token, when set, is required from clients (HMAC challenge-response).
@@ -176,6 +180,9 @@ func (s *Server) Serve(l net.Listener) error {
 
 // newConn wraps an accepted connection.
 func (s *Server) newConn(nc net.Conn) *serverConn {
+	if tc, ok := nc.(*net.TCPConn); ok && s.cfg.SendBuffer > 0 {
+		tc.SetWriteBuffer(s.cfg.SendBuffer)
+	}
 	return &serverConn{srv: s, c: newConn(nc, s.cfg.ReadTimeout, s.cfg.WriteTimeout, s.cfg.MaxHeaderBytes),
 		log: s.cfg.Logger.With("remote", nc.RemoteAddr().String())}
 }
@@ -701,6 +708,9 @@ func (c *serverConn) handlePut(b *putBody) bool {
 	defer c.srv.dropRecv(t)
 	log := c.log.With("op", "PUT", "name", b.Name, "transfer", fmt.Sprintf("%x", t.id[:4]))
 	if c.reply(&replyBody{Status: StatusOK, Transfer: t.id, Held: t.p.Held(), Seeded: seeded, Method: recvMethod}) != nil {
+		// serve, which detaches, will not run: detach here, or dropRecv
+		// keeps the transfer (and its partial, locked) for good.
+		t.detach(c.c, nil)
 		return false
 	}
 	start := time.Now()
