@@ -20,6 +20,10 @@ func refused(err error) bool {
 	return false
 }
 
+// sendRound bounds the bytes one write of SendFile moves before the
+// connection's deadline is checked again.
+const sendRound = 4 << 20
+
 // SendFile writes n bytes of src, from offset off, to the socket dst with
 // sendfile(2). It waits for writability through dst's runtime poller, so
 // dst's write deadline bounds it (the error is then os.ErrDeadlineExceeded).
@@ -37,33 +41,40 @@ func SendFile(dst syscall.Conn, src *os.File, off, n int64) (written int64, hand
 	handled = true
 	var serr error
 	cerr := in.Control(func(infd uintptr) {
-		werr := out.Write(func(outfd uintptr) bool {
-			for written < n {
-				pos := off + written
-				w, err := unix.Sendfile(int(outfd), int(infd), &pos, int(min(n-written, maxRound)))
-				if w > 0 {
-					written += int64(w)
-					report(OpSendfile, int64(w))
+		// A round at a time: the poller checks the deadline when a write
+		// begins and when it waits, and a fast reader may never make it
+		// wait, so a deadline set in the past (a cancellation) must be able
+		// to stop the send between rounds.
+		for written < n && handled && serr == nil {
+			end := min(n, written+sendRound)
+			werr := out.Write(func(outfd uintptr) bool {
+				for written < end {
+					pos := off + written
+					w, err := unix.Sendfile(int(outfd), int(infd), &pos, int(min(end-written, maxRound)))
+					if w > 0 {
+						written += int64(w)
+						report(OpSendfile, int64(w))
+					}
+					switch {
+					case err == unix.EAGAIN:
+						return false // wait until writable (or the deadline)
+					case err == unix.EINTR:
+					case err != nil && refused(err):
+						handled = false
+						return true
+					case err != nil:
+						serr = os.NewSyscallError("sendfile", err)
+						return true
+					case w == 0:
+						handled = false // the source ended, or the kernel stopped
+						return true
+					}
 				}
-				switch {
-				case err == unix.EAGAIN:
-					return false // wait until writable (or the deadline)
-				case err == unix.EINTR:
-				case err != nil && refused(err):
-					handled = false
-					return true
-				case err != nil:
-					serr = os.NewSyscallError("sendfile", err)
-					return true
-				case w == 0:
-					handled = false // the source ended, or the kernel stopped
-					return true
-				}
+				return true
+			})
+			if werr != nil && serr == nil {
+				serr = werr
 			}
-			return true
-		})
-		if werr != nil && serr == nil {
-			serr = werr
 		}
 	})
 	if cerr != nil && serr == nil {
