@@ -437,6 +437,9 @@ func (cl *Client) Push(ctx context.Context, a *mmapstore.Array, name string) (St
 			cl.lose(c, err)
 			return nil
 		}
+		if err != nil {
+			cl.lose(c, err) // the server closes after a failed data phase
+		}
 		return err
 	})
 	return st, err
@@ -578,11 +581,14 @@ func (cl *Client) Pull(ctx context.Context, name string, store *mmapstore.Store,
 				return end(x)
 			})
 		err = t.serve(c)
-		if err == nil {
+		switch {
+		case err == nil:
 			err = end(c)
-		} else if t.ended() && t.result() == nil {
+		case t.ended() && t.result() == nil:
 			cl.lose(c, err) // the other streams finished the transfer
 			err = nil
+		default:
+			cl.lose(c, err) // blocks asked for may still be on their way
 		}
 		joined, _ := wait()
 		st.Streams = 1 + joined

@@ -322,7 +322,7 @@ func (s *Server) joinSend(id []byte, name string) (*sendTransfer, error) {
 	defer s.mu.Unlock()
 	t := s.sends[string(id)]
 	if t == nil {
-		return nil, fmt.Errorf("%w: no transfer %x in progress", fs.ErrNotExist, id)
+		return nil, fmt.Errorf("netlink: no transfer %x in progress: %w", id, fs.ErrNotExist)
 	}
 	if t.name != name {
 		return nil, fmt.Errorf("%w: transfer %x sends another array", ErrProtocol, id)
@@ -689,6 +689,11 @@ func (c *serverConn) handlePut(b *putBody) bool {
 			return c.fail(err)
 		}
 	} else {
+		// Refused before the partial is prepared, so that the refusal
+		// leaves nothing behind.
+		if b.Streams > 1 && !c.c.has(FeatureJoin) {
+			return c.fail(fmt.Errorf("%w: streams (feature %q was not agreed)", ErrUnsupported, FeatureJoin))
+		}
 		p, n, err := c.receive(b)
 		if err != nil {
 			return c.fail(err)
@@ -696,10 +701,6 @@ func (c *serverConn) handlePut(b *putBody) bool {
 		seeded = n
 		t = newRecvTransfer(newTransferID(), b.Name, p.RawHeader(), p, nil)
 		if b.Streams > 1 {
-			if !c.c.has(FeatureJoin) {
-				p.Close()
-				return c.fail(fmt.Errorf("%w: streams (feature %q was not agreed)", ErrUnsupported, FeatureJoin))
-			}
 			t.expect = min(b.Streams, cfg.MaxStreams)
 		}
 		t.attach(c.c, cfg.MaxStreams)
@@ -738,7 +739,7 @@ func (c *serverConn) joinRecv(b *putBody) (*recvTransfer, error) {
 	}
 	t := c.srv.lookupRecv(b.Transfer)
 	if t == nil {
-		return nil, fmt.Errorf("%w: no transfer %x in progress", fs.ErrNotExist, b.Transfer)
+		return nil, fmt.Errorf("netlink: no transfer %x in progress: %w", b.Transfer, fs.ErrNotExist)
 	}
 	if t.name != b.Name || !bytes.HasPrefix(b.Header, t.header) {
 		return nil, fmt.Errorf("%w: transfer %x receives another array", ErrProtocol, b.Transfer)
