@@ -51,14 +51,25 @@ type DialOptions struct {
 	// call, after each block received or chunk sent (one call at a time).
 	Progress func(n int64)
 	// ForceCopy makes Push read the array into a buffer and write it instead
-	// of using sendfile (for comparisons; Stats reports the method either way).
+	// of using sendfile (Stats reports the method either way). On the
+	// project's PVM guest this was 1.3-1.5x faster over loopback and veth,
+	// where the kernel's per-page work for sendfile costs more than copying
+	// (bench/RESULTS.md); between real hosts sendfile spares the sender's
+	// CPU.
 	ForceCopy bool
 }
 
-// DefaultStreams is DialOptions.Streams's default. Several streams pay off
-// on paths whose bandwidth-delay product exceeds one connection's window,
-// and cost CPU elsewhere (bench/RESULTS.md has the measurements).
-const DefaultStreams = 1
+// DefaultStreams is DialOptions.Streams's default, chosen from one
+// interleaved run of the bench harness (bench/RESULTS.md, 1 GiB): two
+// streams took 0.52-0.53x the time of one across namespaces with 20 and 50
+// ms of round trip (one connection's 4 MiB send buffer was the limit), 0.84-
+// 0.90x on loopback and between namespaces without delay, and the same time
+// on a 1 Gbit/s link with 20 ms (one stream already filled it). Four
+// streams gained more on the long uncapped link (0.30x) but cost the
+// receiver twice the CPU and were slower for pull on loopback (1.25x) on
+// this 2-core machine. Transfers under 128 MiB use one stream whatever the
+// setting (an extra stream needs 64 MiB to carry).
+const DefaultStreams = 2
 
 func (o DialOptions) withDefaults() DialOptions {
 	if o.Timeout <= 0 {

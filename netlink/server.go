@@ -47,6 +47,9 @@ type Config struct {
 	// accepted TCP connections, for pulls over long, fast links (see
 	// DialOptions.SendBuffer).
 	SendBuffer int
+	// ForceCopy makes pulls read the array into a buffer and write it
+	// instead of using sendfile (see DialOptions.ForceCopy).
+	ForceCopy bool
 	// ReadOnly refuses PUT and DELETE.
 	ReadOnly bool
 	// Token, when set, is required from clients (HMAC challenge-response).
@@ -634,7 +637,7 @@ func (c *serverConn) entry(name string) (Entry, bool) {
 
 // sendMethod is how this server sends data on its connection.
 func (c *serverConn) sendMethod() string {
-	if canSendfile(c.c.nc) {
+	if canSendfile(c.c.nc) && !c.srv.cfg.ForceCopy {
 		return "sendfile"
 	}
 	return "write"
@@ -765,7 +768,7 @@ func (c *serverConn) handleGet(b *getBody) bool {
 		if err != nil {
 			return c.fail(err)
 		}
-		t = newSendTransfer(newTransferID(), b.Name, a, false, nil)
+		t = newSendTransfer(newTransferID(), b.Name, a, c.srv.cfg.ForceCopy, nil)
 		c.srv.addSend(t)
 	}
 	defer c.srv.dropSend(t)
@@ -848,7 +851,7 @@ func (c *serverConn) handleGetV1(b *getBody) bool {
 		return false // the client expects data or nothing: close
 	}
 	start := time.Now()
-	n, zc, err := v1Send(c.c, a, from.Offset, false, nil)
+	n, zc, err := v1Send(c.c, a, from.Offset, c.srv.cfg.ForceCopy, nil)
 	if err != nil {
 		log.Info("GET failed", "sent", n, "err", err)
 		return false
