@@ -2,6 +2,7 @@ package arrayx
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 )
 
@@ -27,5 +28,29 @@ func TestAttrsEncodingDeterministicTypedMaps(t *testing.T) {
 		if !bytes.Equal(b, first) {
 			t.Fatal("the same attrs encoded differently")
 		}
+	}
+}
+
+// TestFieldErrorsWrappedOnce: a bad field is named once, not wrapped again
+// by the code that decodes the map ("invalid header: nbytes: arrayx:
+// invalid header: nbytes: negative" before).
+func TestFieldErrorsWrappedOnce(t *testing.T) {
+	h, err := NewHeader(Uint8, Shape{4}, OrderC, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := h.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// nbytes is 4, encoded as a positive fixint after its key: make it -1.
+	i := bytes.Index(enc, []byte("\xa6nbytes\x04"))
+	if i < 0 {
+		t.Fatalf("no nbytes 4 in %x", enc)
+	}
+	enc[i+7] = 0xff // negative fixint -1
+	_, err = Unmarshal(enc, Limits{})
+	if err == nil || strings.Count(err.Error(), "invalid header") != 1 || strings.Count(err.Error(), "nbytes") != 1 {
+		t.Fatalf("error %q: want the field named once", err)
 	}
 }

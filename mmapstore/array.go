@@ -29,6 +29,9 @@ type Array struct {
 	f    *os.File  // kept open: sends and verification read it at explicit offsets
 	mm   mmap.MMap // the whole file, read-only
 	data []byte    // mm[DataOffset:]
+	// unmapping, for an array returned by Seal, is closed once the writer's
+	// mapping is gone: until then the file (and the writer's lock) is open.
+	unmapping <-chan struct{}
 }
 
 // Open maps the sealed array at path read-only. It reads only the prefix and
@@ -256,6 +259,9 @@ func (a *Array) Close() error {
 	err := a.mm.Unmap()
 	if cerr := a.f.Close(); err == nil {
 		err = cerr
+	}
+	if a.unmapping != nil {
+		<-a.unmapping // the file is closed, and its lock dropped, only then
 	}
 	a.mm, a.data = nil, nil
 	if err != nil {

@@ -201,13 +201,18 @@ func (w *Writer) seal() (*Array, error) {
 		return nil, err
 	}
 	// Tearing down the writable mapping's page tables takes about as long
-	// as the CRC of its pages (BenchmarkSealVsCRC), and nothing needs to
-	// wait for it: the data is in the file, published. Views of it were
-	// invalid from Seal on.
+	// as the CRC of its pages (BenchmarkSealVsCRC), and publishing need not
+	// wait for it: the data is in the file. Views of it were invalid from
+	// Seal on. The mapping holds the file open, and with it the writer's
+	// lock, so the Array's Close waits for it.
 	rw := w.mm
 	w.mm = nil
-	go rw.Unmap()
-	a := &Array{path: w.display, h: sealed, f: w.f, mm: mm, data: mm[sealed.DataOffset:]}
+	unmapped := make(chan struct{})
+	go func() {
+		rw.Unmap()
+		close(unmapped)
+	}()
+	a := &Array{path: w.display, h: sealed, f: w.f, mm: mm, data: mm[sealed.DataOffset:], unmapping: unmapped}
 	w.f, w.h = nil, sealed
 	if w.sync {
 		if err := syncDir(w.fsys, w.name); err != nil {
