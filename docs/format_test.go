@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/arrayx/arrayx/arrayx"
+	"github.com/arrayx/arrayx/internal/testutil"
+	"github.com/arrayx/arrayx/internal/testutil/teststore"
 	"github.com/arrayx/arrayx/mmapstore"
 )
 
@@ -102,11 +104,9 @@ func TestFormatTables(t *testing.T) {
 // both orders, a 0-d and an empty array. .ci/run installs the packages; a
 // missing one fails the test.
 func TestPythonReader(t *testing.T) {
+	testutil.RequirePython(t, "numpy", "msgpack")
 	dir := t.TempDir()
-	s, err := mmapstore.OpenStore(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := teststore.At(t, dir)
 	type want struct {
 		File, DType, Order string
 		Shape              []int64
@@ -183,7 +183,7 @@ json.dump(out, sys.stdout)
 		t.Fatal(err)
 	}
 	in, _ := json.Marshal(cases)
-	cmd := exec.Command("/usr/bin/python3", script)
+	cmd := exec.Command(testutil.Python, script)
 	cmd.Stdin = strings.NewReader(string(in))
 	out, err := cmd.Output()
 	if err != nil {

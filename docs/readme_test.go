@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/arrayx/arrayx/arrayx"
+	"github.com/arrayx/arrayx/internal/testutil"
 	"github.com/arrayx/arrayx/mmapstore"
 )
 
@@ -231,7 +232,7 @@ func TestReadmeSnippets(t *testing.T) {
 					// As the README says: the server of the sh block above runs.
 					w.serveHTTP(t)
 				}
-				w.run(t, "/usr/bin/python3", "-c", w.replacer.Replace(s.body))
+				w.run(t, testutil.Python, "-c", w.replacer.Replace(s.body))
 			})
 		case "go":
 			if goSources == "" {

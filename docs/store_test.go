@@ -31,6 +31,8 @@ import (
 	"time"
 
 	"github.com/arrayx/arrayx/arrayx"
+	"github.com/arrayx/arrayx/internal/testutil"
+	"github.com/arrayx/arrayx/internal/testutil/teststore"
 	"github.com/arrayx/arrayx/mmapstore"
 )
 
@@ -246,16 +248,6 @@ func gone(t *testing.T, path string) bool {
 	return err != nil
 }
 
-func newDocStore(t *testing.T) *mmapstore.Store {
-	t.Helper()
-	s, err := mmapstore.OpenStore(t.TempDir(), &mmapstore.Options{Sync: mmapstore.SyncNever})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
 // sealedArray creates, fills (byte i = i*7+seed) and seals a uint8 array.
 func sealedArray(t *testing.T, s *mmapstore.Store, name string, n int64, seed byte) *mmapstore.Array {
 	t.Helper()
@@ -352,7 +344,7 @@ func TestStoreNames(t *testing.T) {
 	if len(rows) < 20 {
 		t.Fatalf("STORE.md's names table has %d rows; it lost some?", len(rows))
 	}
-	s := newDocStore(t)
+	s := teststore.Temp(t)
 	for _, r := range rows {
 		name := docName(t, r[0])
 		err := mmapstore.ValidateName(name)
@@ -405,7 +397,7 @@ func makeEntry(t *testing.T, dir, rel, madeAs, symlinkTo string) string {
 // TestStoreListIgnores makes every entry STORE.md says List skips, next to
 // one real array, and lists the store.
 func TestStoreListIgnores(t *testing.T) {
-	s := newDocStore(t)
+	s := teststore.Temp(t)
 	sealedArray(t, s, "real", 10, 0)
 	for _, r := range storeTable(t, "store-list-ignores") {
 		makeEntry(t, s.Dir(), unquote(t, r[0]), r[1], "real.arx")
@@ -419,7 +411,7 @@ func TestStoreListIgnores(t *testing.T) {
 // TestStoreWriterFiles follows a writer through section 4: its temporary
 // file's name, mode, size, unsealed header and lock, then Seal and Abort.
 func TestStoreWriterFiles(t *testing.T) {
-	s := newDocStore(t)
+	s := teststore.Temp(t)
 	pats := filePatterns(t, "temperature")
 	fileMode, dirMode := docMode(t, "file mode at creation"), docMode(t, "directory mode at creation")
 
@@ -522,7 +514,7 @@ func partialHash(t *testing.T, header []byte) string {
 // name, zeroed first byte, lock and exclusion, reuse conditions,
 // re-verification of every block, completion and discard.
 func TestStorePartialFiles(t *testing.T) {
-	src := newDocStore(t)
+	src := teststore.Temp(t)
 	a := sealedArray(t, src, "x", 3<<22, 1) // 3 blocks of 4 MiB
 	hdr := a.RawHeader()
 	h := a.Header()
@@ -537,7 +529,7 @@ func TestStorePartialFiles(t *testing.T) {
 			t.Fatalf("landing block %d: %d, %v", block, got, err)
 		}
 	}
-	dst := newDocStore(t)
+	dst := teststore.Temp(t)
 	receive := func(t *testing.T) *mmapstore.Partial {
 		t.Helper()
 		// Trailing bytes after 16+H are not hashed (section 2).
@@ -685,7 +677,7 @@ func TestStorePartialExample(t *testing.T) {
 	if line := "SHA-256 = " + hex.EncodeToString(sum[:]); !strings.Contains(facts, line+"\n") {
 		t.Errorf("STORE.md's partial example lacks %q:\n%s", line, facts)
 	}
-	s := newDocStore(t)
+	s := teststore.Temp(t)
 	p, err := s.Receive("sim/example", ex, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -719,7 +711,7 @@ func orphanName(t *testing.T, kind, base string) string {
 // (locked files, young partials, and every entry of the store-clean-keeps
 // table), that only flock protects a file, and that directories are pruned.
 func TestStoreClean(t *testing.T) {
-	s := newDocStore(t)
+	s := teststore.Temp(t)
 	dir := s.Dir()
 	create := func(rel string) (string, *os.File) {
 		t.Helper()
@@ -826,7 +818,7 @@ func TestStoreClean(t *testing.T) {
 // is removed, with its directories, once the process has died.
 func TestStorePython(t *testing.T) {
 	ex, _ := exampleFile(t)
-	s := newDocStore(t)
+	s := teststore.Temp(t)
 	p, err := s.Receive("example", ex, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -854,7 +846,7 @@ os._exit(0)       # dies holding the lock, leaving the file: an orphan
 	if err := os.WriteFile(script, []byte(storeBlock(t, "python-store")+driver), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("/usr/bin/python3", script, s.Dir(), hex.EncodeToString(ex))
+	cmd := exec.Command(testutil.Python, script, s.Dir(), hex.EncodeToString(ex))
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -916,7 +908,7 @@ os._exit(0)       # dies holding the lock, leaving the file: an orphan
 // place under a name ends a Wait with an error; a replaced or removed array
 // stays valid for the reader holding it.
 func TestStoreReaders(t *testing.T) {
-	s := newDocStore(t)
+	s := teststore.Temp(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	type result struct {

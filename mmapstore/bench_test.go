@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/arrayx/arrayx/arrayx"
+	"github.com/arrayx/arrayx/internal/testutil"
 )
 
 var benchSizes = []int64{1 << 20, 64 << 20, 1 << 30}
@@ -22,7 +23,7 @@ func sizeName(n int64) string {
 // benchArray creates a sealed float64 array of nbytes on /dev/shm.
 func benchArray(b *testing.B, nbytes int64) (*Store, string) {
 	b.Helper()
-	s, err := OpenStore(shmDir(b), &Options{Sync: SyncNever})
+	s, err := OpenStore(testutil.ShmOrTempDir(b), &Options{Sync: SyncNever})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -82,7 +83,7 @@ func BenchmarkReadFile(b *testing.B) {
 func BenchmarkSeal(b *testing.B) {
 	for _, n := range benchSizes[1:] {
 		b.Run(sizeName(n), func(b *testing.B) {
-			s, err := OpenStore(shmDir(b), &Options{Sync: SyncNever})
+			s, err := OpenStore(testutil.ShmOrTempDir(b), &Options{Sync: SyncNever})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -208,7 +209,7 @@ func BenchmarkVerifyVsPread(b *testing.B) {
 func BenchmarkSealVsCRC(b *testing.B) {
 	for _, n := range benchSizes[1:] {
 		b.Run(sizeName(n), func(b *testing.B) {
-			s, err := OpenStore(shmDir(b), &Options{Sync: SyncNever})
+			s, err := OpenStore(testutil.ShmOrTempDir(b), &Options{Sync: SyncNever})
 			if err != nil {
 				b.Fatal(err)
 			}

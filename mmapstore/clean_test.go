@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/arrayx/arrayx/arrayx"
+	"github.com/arrayx/arrayx/internal/testutil"
 )
 
 // writerEnv makes the test binary a writer in another process (TestMain):
@@ -64,9 +65,7 @@ type writerProc struct {
 
 func startWriterProc(t *testing.T, dir, name string) *writerProc {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), writerEnv+"="+dir+"|"+name,
-		"GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0")
+	cmd := testutil.Child(t, writerEnv+"="+dir+"|"+name)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/arrayx/arrayx/arrayx"
+	"github.com/arrayx/arrayx/internal/testutil"
 )
 
 // genData is what generation gen of an array holds: n bytes of a pattern
@@ -49,7 +50,7 @@ func genShape(gen int64) arrayx.Shape {
 // generation its header names); no writer or receiver may fail, whatever
 // the cleaner does; List never shows anything but the names.
 func TestConcurrentReadersWritersCleaner(t *testing.T) {
-	s, err := OpenStore(shmDir(t), &Options{Sync: SyncNever})
+	s, err := OpenStore(testutil.ShmOrTempDir(t), &Options{Sync: SyncNever})
 	if err != nil {
 		t.Fatal(err)
 	}

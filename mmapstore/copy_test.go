@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/arrayx/arrayx/arrayx"
+	"github.com/arrayx/arrayx/internal/testutil"
 	"github.com/arrayx/arrayx/internal/zerocopy"
 )
 
@@ -84,19 +85,20 @@ func TestCopy(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		wantMethod, crossFSMethod = "write", "write"
 	}
+	temp := func(t testing.TB) string { return t.TempDir() }
 	for _, tc := range []struct {
 		name       string
-		src, dst   string // parent directories: "" is the test's temp dir (disk), /dev/shm tmpfs
+		src, dst   func(testing.TB) string // parent directories
 		forceWrite bool
 		method     string
 	}{
-		{"disk to disk", "", "", false, wantMethod},
-		{"tmpfs to tmpfs", "/dev/shm", "/dev/shm", false, wantMethod},
-		{"tmpfs to disk", "/dev/shm", "", false, crossFSMethod},
-		{"forced write", "", "", true, "write"},
+		{"disk to disk", temp, temp, false, wantMethod},
+		{"tmpfs to tmpfs", testutil.ShmDir, testutil.ShmDir, false, wantMethod},
+		{"tmpfs to disk", testutil.ShmDir, testutil.DiskDir, false, crossFSMethod},
+		{"forced write", temp, temp, true, "write"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			src, dst := storeIn(t, tc.src), storeIn(t, tc.dst)
+			src, dst := storeIn(t, tc.src(t)), storeIn(t, tc.dst(t))
 			// Several blocks, so verification has blocks to check.
 			a := create(t, src, "in/x", arrayx.Float64, arrayx.Shape{3, 1 << 20}, arrayx.OrderF)
 			kernel := watchKernel(t)
@@ -275,44 +277,8 @@ func TestCopyReflink(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("reflinks are only attempted on Linux")
 	}
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("CI must run this test as root: it mounts an XFS image")
-		}
-		t.Skipf("skipping: mounting an XFS image needs root (uid %d)", os.Geteuid())
-	}
-	mkfs, err := exec.LookPath("mkfs.xfs")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("mkfs.xfs is needed (apt-get install xfsprogs; bash .ci/run installs it): %v", err)
-		}
-		t.Skipf("skipping: mkfs.xfs is needed (apt-get install xfsprogs): %v", err)
-	}
-	tmp := t.TempDir()
-	img, mnt := filepath.Join(tmp, "xfs.img"), filepath.Join(tmp, "mnt")
-	os.Mkdir(mnt, 0o755)
-	if err := os.WriteFile(img, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(img, 320<<20); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(mkfs, "-q", "-m", "reflink=1", img).CombinedOutput(); err != nil {
-		t.Fatalf("mkfs.xfs: %v: %s", err, out)
-	}
-	if out, err := exec.Command("mount", "-o", "loop", img, mnt).CombinedOutput(); err != nil {
-		t.Fatalf("mount -o loop: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
-			t.Errorf("umount: %v: %s", err, out)
-		}
-	})
-	s, err := OpenStore(filepath.Join(mnt, "store"), &Options{Sync: SyncNever})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	mnt := testutil.XFS(t)
+	s := storeIn(t, mnt)
 	a := create(t, s, "x", arrayx.Float64, arrayx.Shape{8 << 20}, arrayx.OrderC) // 64 MiB
 	syncFS(t, mnt)
 	before := usedBytes(t, mnt)

@@ -6,13 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/arrayx/arrayx/arrayx"
+	"github.com/arrayx/arrayx/internal/testutil"
 )
 
 const consumerEnv = "ARRAYX_TEST_HANDOFF_CONSUMER" // "DIR|NAME": run as the consumer
@@ -74,29 +74,16 @@ func handoffConsumer(spec string) int {
 	return 0
 }
 
-// shmDir returns a temporary directory on /dev/shm where it exists (the
-// default store's filesystem), else t.TempDir().
-func shmDir(t testing.TB) string {
-	t.Helper()
-	d, err := os.MkdirTemp("/dev/shm", "arrayx-test-")
-	if err != nil {
-		return t.TempDir()
-	}
-	t.Cleanup(func() { os.RemoveAll(d) })
-	return d
-}
-
 // TestCrossProcessHandoff: a consumer process waits for a 256 MiB float64
 // array that this process creates and seals, maps it and sums it. The sum
 // must be exact and the consumer's Go heap must not have seen the data.
 func TestCrossProcessHandoff(t *testing.T) {
 	const n = 256 << 20 / 8
-	s, err := OpenStore(shmDir(t), nil)
+	s, err := OpenStore(testutil.ShmOrTempDir(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), consumerEnv+"="+s.Dir()+"|frames/0001")
+	cmd := testutil.Child(t, consumerEnv+"="+s.Dir()+"|frames/0001")
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

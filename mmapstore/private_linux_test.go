@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/arrayx/arrayx/internal/testutil"
 )
 
 func TestCheckPrivate(t *testing.T) {
@@ -41,12 +43,7 @@ func TestCheckPrivate(t *testing.T) {
 		}
 	})
 	t.Run("another user's", func(t *testing.T) {
-		if os.Geteuid() != 0 {
-			if os.Getenv("CI") != "" {
-				t.Fatal("CI must run this test as root: it chowns a directory to another user")
-			}
-			t.Skipf("skipping: giving a directory to another user needs root (uid %d)", os.Geteuid())
-		}
+		testutil.NeedRoot(t, "giving a directory to another user")
 		dir := t.TempDir()
 		os.Chmod(dir, 0o755)
 		if err := os.Chown(dir, 12345, 12345); err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/arrayx/arrayx/arrayx"
+	"github.com/arrayx/arrayx/internal/testutil/teststore"
 	"github.com/arrayx/arrayx/mmapstore"
 )
 
@@ -22,32 +23,6 @@ func benchName(n int64) string {
 		return fmt.Sprintf("%dGiB", n>>30)
 	}
 	return fmt.Sprintf("%dMiB", n>>20)
-}
-
-// shmStore opens a store on /dev/shm (the default store's filesystem).
-func shmStore(b *testing.B) *mmapstore.Store {
-	b.Helper()
-	d, err := os.MkdirTemp("/dev/shm", "arrayx-bench-")
-	if err != nil {
-		b.Skip("no /dev/shm:", err)
-	}
-	b.Cleanup(func() { os.RemoveAll(d) })
-	s, err := mmapstore.OpenStore(d, &mmapstore.Options{Sync: mmapstore.SyncNever})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { s.Close() })
-	return s
-}
-
-// diskStore opens a store on the test's temporary directory (a disk here).
-func diskStore(b *testing.B) *mmapstore.Store {
-	s, err := mmapstore.OpenStore(b.TempDir(), &mmapstore.Options{Sync: mmapstore.SyncNever})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { s.Close() })
-	return s
 }
 
 // cpuMeter reports the process's user+system CPU seconds per GB moved.
@@ -72,8 +47,8 @@ func (m *cpuMeter) report(b *testing.B, bytes int64) {
 func BenchmarkCeiling(b *testing.B) {
 	for _, n := range benchSizes {
 		b.Run(benchName(n), func(b *testing.B) {
-			st := shmStore(b)
-			a := makeArray(b, st, "x", arrayx.Uint8, arrayx.Shape{n}, arrayx.OrderC)
+			st := teststore.Shm(b)
+			a := teststore.NewArray(b, st, "x", arrayx.Uint8, arrayx.Shape{n}, arrayx.OrderC, nil)
 			l, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				b.Fatal(err)
@@ -117,22 +92,22 @@ func BenchmarkCeiling(b *testing.B) {
 func BenchmarkPush(b *testing.B) {
 	cases := []struct {
 		name    string
-		store   func(*testing.B) *mmapstore.Store
+		store   func(testing.TB) *mmapstore.Store
 		copy    bool
 		version int
 		streams int
 	}{
-		{"shm/sendfile/v2", shmStore, false, 2, 1},
-		{"shm/sendfile/v2x4", shmStore, false, 2, 4},
-		{"shm/sendfile/v1", shmStore, false, 1, 1},
-		{"shm/write/v2", shmStore, true, 2, 1},
-		{"disk/sendfile/v2", diskStore, false, 2, 1},
+		{"shm/sendfile/v2", teststore.Shm, false, 2, 1},
+		{"shm/sendfile/v2x4", teststore.Shm, false, 2, 4},
+		{"shm/sendfile/v1", teststore.Shm, false, 1, 1},
+		{"shm/write/v2", teststore.Shm, true, 2, 1},
+		{"disk/sendfile/v2", teststore.Temp, false, 2, 1},
 	}
 	for _, n := range benchSizes {
 		for _, tc := range cases {
 			b.Run(benchName(n)+"/"+tc.name, func(b *testing.B) {
-				src, dst := shmStore(b), tc.store(b)
-				a := makeArray(b, src, "x", arrayx.Uint8, arrayx.Shape{n}, arrayx.OrderC)
+				src, dst := teststore.Shm(b), tc.store(b)
+				a := teststore.NewArray(b, src, "x", arrayx.Uint8, arrayx.Shape{n}, arrayx.OrderC, nil)
 				addr := serve(b, dst, "tcp", Config{})
 				c := dial(b, addr, &DialOptions{ForceCopy: tc.copy, MaxVersion: tc.version, Streams: tc.streams})
 				ctx := context.Background()
@@ -170,8 +145,8 @@ func BenchmarkPush(b *testing.B) {
 func BenchmarkReceiveVsLoop(b *testing.B) {
 	for _, n := range benchSizes {
 		b.Run(benchName(n), func(b *testing.B) {
-			src, dst := shmStore(b), shmStore(b)
-			a := makeArray(b, src, "x", arrayx.Uint8, arrayx.Shape{n}, arrayx.OrderC)
+			src, dst := teststore.Shm(b), teststore.Shm(b)
+			a := teststore.NewArray(b, src, "x", arrayx.Uint8, arrayx.Shape{n}, arrayx.OrderC, nil)
 			l, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				b.Fatal(err)

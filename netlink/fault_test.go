@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,12 +16,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/arrayx/arrayx/arrayx"
+	"github.com/arrayx/arrayx/internal/testutil"
+	"github.com/arrayx/arrayx/internal/testutil/teststore"
 	"github.com/arrayx/arrayx/mmapstore"
 	"golang.org/x/sys/unix"
 )
@@ -42,40 +42,17 @@ type helperProc struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	lines  chan string // stdout, line by line; closed at its end
-	stderr *lockedBuffer
+	stderr *testutil.Buffer
 	done   chan struct{} // closed once the process has exited
 	err    error         // its exit status, once done
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func startHelper(t testing.TB, mode string, env ...string) *helperProc {
 	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), helperEnv+"="+mode,
-		"GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0") // -race binaries sleep 1 s at exit by default
-	cmd.Env = append(cmd.Env, env...)
-	h := &helperProc{t: t, mode: mode, cmd: cmd, lines: make(chan string, 64), stderr: &lockedBuffer{}, done: make(chan struct{})}
+	cmd := testutil.Child(t, append([]string{helperEnv + "=" + mode}, env...)...)
+	h := &helperProc{t: t, mode: mode, cmd: cmd, lines: make(chan string, 64), stderr: &testutil.Buffer{}, done: make(chan struct{})}
 	cmd.Stderr = h.stderr
+	var err error
 	if h.stdin, err = cmd.StdinPipe(); err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +171,7 @@ func helperWriter(st *mmapstore.Store, fail func(error) int) int {
 	if err != nil {
 		return fail(err)
 	}
-	fill(w.Bytes(), 42, false)
+	teststore.Fill(w.Bytes(), 42, false)
 	fmt.Println("created")
 	io.Copy(io.Discard, os.Stdin)
 	a, err := w.Seal()
@@ -222,49 +199,6 @@ func limitFileSize(s string) error {
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
-
-// testRand returns a generator seeded from ARRAYX_TEST_SEED, or the clock,
-// and logs the seed so that a failure can be replayed.
-func testRand(t testing.TB) *rand.Rand {
-	t.Helper()
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("ARRAYX_TEST_SEED"); s != "" {
-		var err error
-		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
-			t.Fatalf("ARRAYX_TEST_SEED=%q: %v", s, err)
-		}
-	}
-	t.Logf("random points from seed %d (rerun with ARRAYX_TEST_SEED=%d)", seed, seed)
-	return rand.New(rand.NewPCG(seed, 0x61727261797821))
-}
-
-// tmpfsDir returns a fresh directory on /dev/shm when that is a tmpfs (the
-// default store's filesystem, received by splice), else on the test's
-// temporary directory, saying so.
-func tmpfsDir(t testing.TB) string {
-	t.Helper()
-	var sfs unix.Statfs_t
-	if err := unix.Statfs("/dev/shm", &sfs); err != nil || uint32(sfs.Type) != unix.TMPFS_MAGIC {
-		t.Logf("/dev/shm is not a tmpfs here (%v): using %s", err, os.TempDir())
-		return t.TempDir()
-	}
-	dir, err := os.MkdirTemp("/dev/shm", "arrayx-netlink-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
-
-func openStoreAt(t testing.TB, dir string) *mmapstore.Store {
-	t.Helper()
-	s, err := mmapstore.OpenStore(dir, &mmapstore.Options{Sync: mmapstore.SyncNever})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
 
 // partialPath returns the partial file of a transfer of the flat name into
 // dir, or "" if there is none.
@@ -428,14 +362,14 @@ func checkResumed(t testing.TB, st Stats, h *arrayx.Header, x int64) {
 // the bytes its partial holds (checked by reading the file).
 func TestSenderKilled(t *testing.T) {
 	ctx := context.Background()
-	local := openStoreAt(t, t.TempDir())
-	remote := openStoreAt(t, tmpfsDir(t))
+	local := teststore.At(t, t.TempDir())
+	remote := teststore.At(t, testutil.ShmOrTempDir(t))
 	srv, addr := startServer(t, remote, "tcp", Config{})
 	_, httpBase := serveHTTP(t, remote, Config{})
-	a := newArray(t, local, "src", arrayx.Uint8, arrayx.Shape{6*4*mib - 1000}, arrayx.OrderC, nil) // 6 blocks, the last short
+	a := teststore.NewArray(t, local, "src", arrayx.Uint8, arrayx.Shape{6*4*mib - 1000}, arrayx.OrderC, nil) // 6 blocks, the last short
 	h := a.Header()
 	bs := h.BlockSize
-	rng := testRand(t)
+	rng := testutil.Rand(t)
 	points := []int64{0, 1, bs - 1, bs, bs + 1, h.NBytes - 1}
 	for range 20 {
 		points = append(points, 1+rng.Int64N(h.NBytes-1))
@@ -453,7 +387,7 @@ func TestSenderKilled(t *testing.T) {
 		// The receiver writes a block once it has it whole and verified:
 		// wait for the whole blocks before x.
 		var part string
-		waitFor(t, fmt.Sprintf("the receiver's partial of %s to hold the %d bytes of whole blocks before byte %d", name, x/bs*bs, x), func() bool {
+		testutil.WaitFor(t, fmt.Sprintf("the receiver's partial of %s to hold the %d bytes of whole blocks before byte %d", name, x/bs*bs, x), func() bool {
 			part = partialPath(t, remote.Dir(), name)
 			return part != "" && holds(part, a, x/bs*bs)
 		})
@@ -494,7 +428,7 @@ func (f *flow) set(fn func(f *flow)) {
 // test's own, still open).
 func waitConns(t testing.TB, srv *Server, n int) {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("the server to have at most %d connections", n), func() bool { return connCount(srv) <= n })
+	testutil.WaitFor(t, fmt.Sprintf("the server to have at most %d connections", n), func() bool { return connCount(srv) <= n })
 }
 
 // notVisibleAmong checks that name is not published in st (other arrays may be).
@@ -532,12 +466,12 @@ func TestServerKilled(t *testing.T) {
 		t.Run(fsys, func(t *testing.T) {
 			dir := t.TempDir()
 			if fsys == "tmpfs" {
-				dir = tmpfsDir(t)
+				dir = testutil.ShmOrTempDir(t)
 			}
-			remote := openStoreAt(t, dir) // this process's view of the server's store
-			local := openStoreAt(t, t.TempDir())
-			a := newArray(t, local, "big", arrayx.Uint8, arrayx.Shape{10*4*mib + 777}, arrayx.OrderC, nil) // 11 blocks
-			old := newArray(t, local, "old", arrayx.Uint8, arrayx.Shape{2 * 4 * mib}, arrayx.OrderC, nil)
+			remote := teststore.At(t, dir) // this process's view of the server's store
+			local := teststore.At(t, t.TempDir())
+			a := teststore.NewArray(t, local, "big", arrayx.Uint8, arrayx.Shape{10*4*mib + 777}, arrayx.OrderC, nil) // 11 blocks
+			old := teststore.NewArray(t, local, "old", arrayx.Uint8, arrayx.Shape{2 * 4 * mib}, arrayx.OrderC, nil)
 			h := a.Header()
 
 			// What crashes left behind.
@@ -583,7 +517,7 @@ func TestServerKilled(t *testing.T) {
 			if got := glob(".*"); !slices.Equal(got, []string{liveTmp[0]}) {
 				t.Fatalf("after the server's start the store holds hidden files %v; want only the live writer's %s", got, liveTmp[0])
 			}
-			rng := testRand(t)
+			rng := testutil.Rand(t)
 			x := cutPoint(a, h.BlockSize+rng.Int64N(h.NBytes-2*h.BlockSize))
 			prox := newProxy(t, addr1)
 			prox.c2s.holdData(a, x)
@@ -599,7 +533,7 @@ func TestServerKilled(t *testing.T) {
 			prox.c2s.waitReached(t)
 			var part string
 			bs = h.BlockSize
-			waitFor(t, fmt.Sprintf("the server's partial to hold the %d bytes of whole blocks before byte %d", x/bs*bs, x), func() bool {
+			testutil.WaitFor(t, fmt.Sprintf("the server's partial to hold the %d bytes of whole blocks before byte %d", x/bs*bs, x), func() bool {
 				part = partialPath(t, dir, "big")
 				return part != "" && holds(part, a, x/bs*bs)
 			})
@@ -653,10 +587,10 @@ func TestServerKilled(t *testing.T) {
 // (TestCorruptionInFlight in transfer_test.go is the fixed-place version).
 func TestFlippedBytes(t *testing.T) {
 	ctx := context.Background()
-	rng := testRand(t)
-	local, remote := openStoreAt(t, tmpfsDir(t)), openStoreAt(t, t.TempDir())
-	pushSrc := newArray(t, local, "p", arrayx.Float32, arrayx.Shape{6 * mib}, arrayx.OrderC, nil) // 24 MiB, 6 blocks
-	pullSrc := newArray(t, remote, "q", arrayx.Int64, arrayx.Shape{3 * mib}, arrayx.OrderF, nil)  // 24 MiB, 6 blocks
+	rng := testutil.Rand(t)
+	local, remote := teststore.At(t, testutil.ShmOrTempDir(t)), teststore.At(t, t.TempDir())
+	pushSrc := teststore.NewArray(t, local, "p", arrayx.Float32, arrayx.Shape{6 * mib}, arrayx.OrderC, nil) // 24 MiB, 6 blocks
+	pullSrc := teststore.NewArray(t, remote, "q", arrayx.Int64, arrayx.Shape{3 * mib}, arrayx.OrderF, nil)  // 24 MiB, 6 blocks
 	for i := range 8 {
 		dir := []string{"push", "pull"}[i%2]
 		version := 1 + i/2%2
@@ -733,25 +667,14 @@ func TestFlippedBytes(t *testing.T) {
 func TestDiskFull(t *testing.T) {
 	ctx := context.Background()
 	t.Run("tmpfs-8MiB", func(t *testing.T) {
-		if os.Geteuid() != 0 {
-			t.Skipf("mounting a tmpfs needs root (uid %d); the rlimit-fsize subtest fills a real limit without it", os.Geteuid())
-		}
-		dir := t.TempDir()
-		if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size=8m,mode=0755"); err != nil {
-			t.Fatalf("mount -t tmpfs -o size=8m %s as root: %v (the rlimit-fsize subtest does not need the mount)", dir, err)
-		}
-		t.Cleanup(func() {
-			if err := unix.Unmount(dir, 0); err != nil {
-				unix.Unmount(dir, unix.MNT_DETACH)
-			}
-		})
+		dir := testutil.Tmpfs(t, "8m") // the rlimit-fsize subtest fills a real limit without root
 		counter := countSendfile(t)
-		small := openStoreAt(t, dir)
-		local, remote := openStoreAt(t, t.TempDir()), openStoreAt(t, t.TempDir())
+		small := teststore.At(t, dir)
+		local, remote := teststore.At(t, t.TempDir()), teststore.At(t, t.TempDir())
 		srv, addr := startServer(t, small, "tcp", Config{})
-		big := newArray(t, local, "big", arrayx.Uint8, arrayx.Shape{16 * mib}, arrayx.OrderC, nil)
-		fits := newArray(t, local, "fits", arrayx.Uint8, arrayx.Shape{4 * mib}, arrayx.OrderC, nil)
-		more := newArray(t, local, "more", arrayx.Uint8, arrayx.Shape{6 * mib}, arrayx.OrderC, nil)
+		big := teststore.NewArray(t, local, "big", arrayx.Uint8, arrayx.Shape{16 * mib}, arrayx.OrderC, nil)
+		fits := teststore.NewArray(t, local, "fits", arrayx.Uint8, arrayx.Shape{4 * mib}, arrayx.OrderC, nil)
+		more := teststore.NewArray(t, local, "more", arrayx.Uint8, arrayx.Shape{6 * mib}, arrayx.OrderC, nil)
 		c := dial(t, addr, nil)
 		empty := func() {
 			t.Helper()
@@ -799,7 +722,7 @@ func TestDiskFull(t *testing.T) {
 		}
 		empty()
 		// A pull into the full store is refused locally; the connection stays usable.
-		newArray(t, remote, "r", arrayx.Uint8, arrayx.Shape{16 * mib}, arrayx.OrderC, nil)
+		teststore.NewArray(t, remote, "r", arrayx.Uint8, arrayx.Shape{16 * mib}, arrayx.OrderC, nil)
 		_, raddr := startServer(t, remote, "tcp", Config{})
 		rc := dial(t, raddr, nil)
 		if _, err := rc.Pull(ctx, "r", small, ""); !errors.Is(err, mmapstore.ErrNoSpace) {
@@ -815,10 +738,10 @@ func TestDiskFull(t *testing.T) {
 	t.Run("rlimit-fsize", func(t *testing.T) {
 		counter := countSendfile(t)
 		dir := t.TempDir()
-		local := openStoreAt(t, t.TempDir())
+		local := teststore.At(t, t.TempDir())
 		srv, addr := startServerProc(t, dir, "ARX_FSIZE="+strconv.Itoa(8*mib))
-		big := newArray(t, local, "big", arrayx.Uint8, arrayx.Shape{16 * mib}, arrayx.OrderC, nil)
-		fits := newArray(t, local, "fits", arrayx.Uint8, arrayx.Shape{4 * mib}, arrayx.OrderC, nil)
+		big := teststore.NewArray(t, local, "big", arrayx.Uint8, arrayx.Shape{16 * mib}, arrayx.OrderC, nil)
+		fits := teststore.NewArray(t, local, "fits", arrayx.Uint8, arrayx.Shape{4 * mib}, arrayx.OrderC, nil)
 		c := dial(t, addr, nil)
 		counter.reset()
 		st, err := c.Push(ctx, big, "big")
@@ -838,7 +761,7 @@ func TestDiskFull(t *testing.T) {
 		if err != nil || len(ents) != 1 || ents[0].Name() != "fits.arx" {
 			t.Fatalf("the store holds %v (%v); want only fits.arx", ents, err)
 		}
-		sameArray(t, fits, openStoreAt(t, dir), "fits")
+		sameArray(t, fits, teststore.At(t, dir), "fits")
 	})
 }
 
@@ -854,9 +777,9 @@ func TestDiskFull(t *testing.T) {
 // broken connection), nothing is published, and both processes live on.
 func TestTruncatedArray(t *testing.T) {
 	ctx := context.Background()
-	local, remote := openStoreAt(t, t.TempDir()), openStoreAt(t, t.TempDir())
+	local, remote := teststore.At(t, t.TempDir()), teststore.At(t, t.TempDir())
 	srv, addr := startServer(t, remote, "tcp", Config{})
-	newArray(t, local, "x", arrayx.Uint8, arrayx.Shape{4 * 4 * mib}, arrayx.OrderC, nil)
+	teststore.NewArray(t, local, "x", arrayx.Uint8, arrayx.Shape{4 * 4 * mib}, arrayx.OrderC, nil)
 	b, err := local.Open("x")
 	if err != nil {
 		t.Fatal(err)
@@ -892,7 +815,7 @@ func TestTruncatedArray(t *testing.T) {
 	// The server's file is cut while it sends it.
 	// 16 blocks: more than the socket buffers hold, so the server is still
 	// sending when its file is cut.
-	a := newArray(t, remote, "y", arrayx.Uint8, arrayx.Shape{16 * 4 * mib}, arrayx.OrderC, nil)
+	a := teststore.NewArray(t, remote, "y", arrayx.Uint8, arrayx.Shape{16 * 4 * mib}, arrayx.OrderC, nil)
 	ah := a.Header()
 	p := newProxy(t, addr)
 	p.s2c.holdData(a, ah.BlockSize)

@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/arrayx/arrayx/arrayx"
+	"github.com/arrayx/arrayx/internal/testutil"
+	"github.com/arrayx/arrayx/internal/testutil/teststore"
 	"github.com/arrayx/arrayx/mmapstore"
 	"github.com/vmihailenco/msgpack/v5"
 	"golang.org/x/sys/unix"
@@ -225,10 +227,7 @@ const fuzzToken = "fuzz-token"
 // the server hands out with transferSlot(n), which the harness replaces.
 func FuzzServerConn(f *testing.F) {
 	dir := f.TempDir()
-	st, err := mmapstore.OpenStore(dir, &mmapstore.Options{Sync: mmapstore.SyncNever})
-	if err != nil {
-		f.Fatal(err)
-	}
+	st := teststore.At(f, dir)
 	fuzzArray(f, st, "a").Close()
 	cfg := Config{MaxArrayBytes: 1 << 20, MaxHeaderBytes: 64 << 10, ReadTimeout: time.Second, IdleTimeout: time.Second, WriteTimeout: time.Second}
 	open := NewServer(st, cfg)
@@ -289,14 +288,8 @@ func FuzzServerConn(f *testing.F) {
 // hang, and whatever it pulls and publishes must verify.
 func FuzzClientConn(f *testing.F) {
 	dir := f.TempDir()
-	st, err := mmapstore.OpenStore(dir, &mmapstore.Options{Sync: mmapstore.SyncNever})
-	if err != nil {
-		f.Fatal(err)
-	}
-	src, err := mmapstore.OpenStore(f.TempDir(), &mmapstore.Options{Sync: mmapstore.SyncNever})
-	if err != nil {
-		f.Fatal(err)
-	}
+	st := teststore.At(f, dir)
+	src := teststore.Temp(f)
 	mine := fuzzArray(f, src, "a")
 	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, in []byte, token bool) {
@@ -400,10 +393,7 @@ func modelNeed(b []byte) needModel {
 // array's bytes, no block sent more often than asked for; and two valid
 // NEEDs asking for different blocks must be answered in full.
 func FuzzNeed(f *testing.F) {
-	st, err := mmapstore.OpenStore(tmpfsDir(f), &mmapstore.Options{Sync: mmapstore.SyncNever})
-	if err != nil {
-		f.Fatal(err)
-	}
+	st := teststore.At(f, testutil.ShmOrTempDir(f))
 	a := storeSmallBlockArray(f, st, "n", fuzzNBytes, 7)
 	if a.Header().NumBlocks() != fuzzBlocks {
 		f.Fatalf("%d blocks", a.Header().NumBlocks())
@@ -536,11 +526,8 @@ func mpSorted(v any) []byte {
 // outside the data region; and the array is published only whole and
 // verified.
 func FuzzData(f *testing.F) {
-	dir := tmpfsDir(f)
-	st, err := mmapstore.OpenStore(dir, &mmapstore.Options{Sync: mmapstore.SyncNever})
-	if err != nil {
-		f.Fatal(err)
-	}
+	dir := testutil.ShmOrTempDir(f)
+	st := teststore.At(f, dir)
 	raw, data := smallBlockArray(f, fuzzNBytes, 8)
 	hdr, err := arrayx.Unmarshal(raw, arrayx.Limits{})
 	if err != nil {
@@ -840,11 +827,7 @@ func writeWithSlots(w io.Writer, in []byte, answer *serverAnswer) {
 // and hostile_v2_test.go small enough for a corpus file.
 func fuzzCorpus(tb testing.TB) map[string][][]any {
 	tb.Helper()
-	st, err := mmapstore.OpenStore(tb.TempDir(), &mmapstore.Options{Sync: mmapstore.SyncNever})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer st.Close()
+	st := teststore.Temp(tb)
 	a := fuzzArray(tb, st, "a")
 	defer a.Close()
 	raw, data := a.RawHeader(), a.Bytes()

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/arrayx/arrayx/arrayx"
+	"github.com/arrayx/arrayx/internal/testutil"
+	"github.com/arrayx/arrayx/internal/testutil/teststore"
 	"github.com/arrayx/arrayx/mmapstore"
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -117,6 +119,88 @@ func sendHostile(t testing.TB, addr string, hs bool, raw []byte, closeWrite bool
 	return out
 }
 
+// goodClients are two well-behaved clients that pull an array from a server
+// without pause while a hostile test runs its cases against it: every pull
+// must succeed, with the array intact.
+type goodClients struct {
+	pulls atomic.Int64
+	errs  chan error
+	wg    sync.WaitGroup
+	stop  context.CancelFunc
+}
+
+// startGoodClients starts the clients pulling good from addr into local,
+// until finish (or the end of the test, if it ends first).
+func startGoodClients(t testing.TB, ctx context.Context, addr string, local *mmapstore.Store, good *mmapstore.Array) *goodClients {
+	gctx, stop := context.WithCancel(ctx)
+	g := &goodClients{errs: make(chan error, 2), stop: stop}
+	t.Cleanup(func() { stop(); g.wg.Wait() })
+	for i := range 2 {
+		g.wg.Go(func() {
+			c, err := Dial(ctx, addr, nil)
+			if err != nil {
+				g.errs <- err
+				return
+			}
+			defer c.Close()
+			as := fmt.Sprintf("good-%d", i)
+			for gctx.Err() == nil {
+				if _, err := c.Pull(ctx, "good", local, as); err != nil {
+					g.errs <- fmt.Errorf("good client %d, pull %d: %w", i, g.pulls.Load(), err)
+					return
+				}
+				b, err := local.Open(as)
+				if err != nil {
+					g.errs <- err
+					return
+				}
+				same := bytes.Equal(b.Bytes(), good.Bytes())
+				b.Close()
+				if !same {
+					g.errs <- fmt.Errorf("good client %d: the pulled array differs", i)
+					return
+				}
+				g.pulls.Add(1)
+				time.Sleep(2 * time.Millisecond)
+			}
+		})
+	}
+	return g
+}
+
+// run runs one hostile case as a subtest, measuring what the process
+// allocated meanwhile (the good clients included), which must stay within
+// maxAlloc.
+func (g *goodClients) run(t *testing.T, name string, maxAlloc uint64, f func(t *testing.T)) {
+	t.Run(name, func(t *testing.T) {
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		pulls0 := g.pulls.Load()
+		start := time.Now()
+		f(t)
+		runtime.ReadMemStats(&m1)
+		grown := m1.TotalAlloc - m0.TotalAlloc
+		t.Logf("%v; the process allocated %.2f MiB meanwhile (good clients included: %d pulls)",
+			time.Since(start).Round(time.Millisecond), float64(grown)/(1<<20), g.pulls.Load()-pulls0)
+		if grown > maxAlloc {
+			t.Errorf("the process allocated %d bytes during the case; want at most %d", grown, maxAlloc)
+		}
+	})
+}
+
+// finish stops the clients, fails t for each that failed, and returns how
+// many pulls succeeded.
+func (g *goodClients) finish(t *testing.T) int64 {
+	t.Helper()
+	g.stop()
+	g.wg.Wait()
+	close(g.errs)
+	for err := range g.errs {
+		t.Error(err)
+	}
+	return g.pulls.Load()
+}
+
 // TestHostilePeers sends a server garbage, truncated and oversized frames,
 // headers declaring absurd arrays, deep and huge msgpack, unknown kinds and
 // slowloris trickles, while two well-behaved clients pull from it without
@@ -126,70 +210,15 @@ func sendHostile(t testing.TB, addr string, hs bool, raw []byte, closeWrite bool
 // declare); nothing is left in the store; every good pull succeeds.
 func TestHostilePeers(t *testing.T) {
 	ctx := context.Background()
-	local, remote := openStoreAt(t, tmpfsDir(t)), openStoreAt(t, tmpfsDir(t))
+	local, remote := teststore.At(t, testutil.ShmOrTempDir(t)), teststore.At(t, testutil.ShmOrTempDir(t))
 	cfg := Config{ReadTimeout: 2 * time.Second, IdleTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second}
 	_, addr := startServer(t, remote, "tcp", cfg)
-	good := newArray(t, remote, "good", arrayx.Float32, arrayx.Shape{16 << 10}, arrayx.OrderC, nil) // 64 KiB
-	rng := testRand(t)
+	good := teststore.NewArray(t, remote, "good", arrayx.Float32, arrayx.Shape{16 << 10}, arrayx.OrderC, nil) // 64 KiB
+	rng := testutil.Rand(t)
 
-	// Well-behaved clients, all along.
-	gctx, stopGood := context.WithCancel(ctx)
-	var (
-		goodPulls atomic.Int64
-		goodErrs  = make(chan error, 2)
-		goodWG    sync.WaitGroup
-	)
-	for i := range 2 {
-		goodWG.Add(1)
-		go func() {
-			defer goodWG.Done()
-			c, err := Dial(ctx, addr, nil)
-			if err != nil {
-				goodErrs <- err
-				return
-			}
-			defer c.Close()
-			as := fmt.Sprintf("good-%d", i)
-			for gctx.Err() == nil {
-				if _, err := c.Pull(ctx, "good", local, as); err != nil {
-					goodErrs <- fmt.Errorf("good client %d, pull %d: %w", i, goodPulls.Load(), err)
-					return
-				}
-				b, err := local.Open(as)
-				if err != nil {
-					goodErrs <- err
-					return
-				}
-				same := bytes.Equal(b.Bytes(), good.Bytes())
-				b.Close()
-				if !same {
-					goodErrs <- fmt.Errorf("good client %d: the pulled array differs", i)
-					return
-				}
-				goodPulls.Add(1)
-				time.Sleep(2 * time.Millisecond)
-			}
-		}()
-	}
-
-	// run runs one case, measuring what the process allocated meanwhile.
+	goods := startGoodClients(t, ctx, addr, local, good) // well-behaved clients, all along
+	run := func(name string, maxAlloc uint64, f func(t *testing.T)) { goods.run(t, name, maxAlloc, f) }
 	var tried int
-	run := func(name string, maxAlloc uint64, f func(t *testing.T)) {
-		t.Run(name, func(t *testing.T) {
-			var m0, m1 runtime.MemStats
-			runtime.ReadMemStats(&m0)
-			pulls0 := goodPulls.Load()
-			start := time.Now()
-			f(t)
-			runtime.ReadMemStats(&m1)
-			grown := m1.TotalAlloc - m0.TotalAlloc
-			t.Logf("%v; the process allocated %.2f MiB meanwhile (good clients included: %d pulls)",
-				time.Since(start).Round(time.Millisecond), float64(grown)/(1<<20), goodPulls.Load()-pulls0)
-			if grown > maxAlloc {
-				t.Errorf("the process allocated %d bytes during the case; want at most %d", grown, maxAlloc)
-			}
-		})
-	}
 	const small = 16 << 20 // well-behaved clients included
 	wantReply := func(t *testing.T, what string, o hostileOutcome, status ...int) {
 		t.Helper()
@@ -387,7 +416,7 @@ func TestHostilePeers(t *testing.T) {
 	run("slowloris", 2*small+10*mmapstore.ReceiveBufferSize, func(t *testing.T) {
 		hello := append(Magic[:], frameOf(kindHello, []byte{0x81, 0xa7, 'v', 'e', 'r', 's', 'i', 'o', 'n', 0x01})...)
 		list := frameOf(kindList, []byte{0x80})
-		put := newArray(t, local, "put", arrayx.Uint8, arrayx.Shape{4 * mib}, arrayx.OrderC, nil)
+		put := teststore.NewArray(t, local, "put", arrayx.Uint8, arrayx.Shape{4 * mib}, arrayx.OrderC, nil)
 		type result struct {
 			what   string
 			sent   int
@@ -439,15 +468,10 @@ func TestHostilePeers(t *testing.T) {
 		}
 	})
 
-	stopGood()
-	goodWG.Wait()
-	close(goodErrs)
-	for err := range goodErrs {
-		t.Error(err)
-	}
-	t.Logf("%d hostile connections refused or cut off; the well-behaved clients pulled %d times meanwhile, all intact", tried, goodPulls.Load())
-	if goodPulls.Load() < 20 {
-		t.Errorf("the well-behaved clients pulled only %d times", goodPulls.Load())
+	pulls := goods.finish(t)
+	t.Logf("%d hostile connections refused or cut off; the well-behaved clients pulled %d times meanwhile, all intact", tried, pulls)
+	if pulls < 20 {
+		t.Errorf("the well-behaved clients pulled only %d times", pulls)
 	}
 	c := dial(t, addr, nil)
 	if list, err := c.List(ctx, ""); err != nil || len(list) != 1 || list[0].Name != "good" {

@@ -10,16 +10,16 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/arrayx/arrayx/arrayx"
+	"github.com/arrayx/arrayx/internal/testutil"
+	"github.com/arrayx/arrayx/internal/testutil/teststore"
 	"github.com/arrayx/arrayx/mmapstore"
 )
 
@@ -38,8 +38,8 @@ import (
 // smallBlockArray builds the file of a uint8 array of nbytes with the
 // smallest legal blocks (64 KiB: writers choose 4 MiB), so that a test gets
 // many blocks from little data. It returns the prefix and header, as a
-// sender puts them in PUT, and the data (fill(seed), every 64 KiB unlike
-// the others).
+// sender puts them in PUT, and the data (teststore.Fill(seed), every 64 KiB
+// unlike the others).
 func smallBlockArray(tb testing.TB, nbytes int64, seed uint64) ([]byte, []byte) {
 	tb.Helper()
 	h, err := arrayx.NewHeader(arrayx.Uint8, arrayx.Shape{nbytes}, arrayx.OrderC, map[string]any{"blocks": "small"})
@@ -47,7 +47,7 @@ func smallBlockArray(tb testing.TB, nbytes int64, seed uint64) ([]byte, []byte) 
 		tb.Fatal(err)
 	}
 	data := make([]byte, nbytes)
-	fill(data, seed, false)
+	teststore.Fill(data, seed, false)
 	h.BlockSize, h.Sealed, h.CRC32C = arrayx.MinBlockSize, true, []uint32{}
 	for off := int64(0); off < nbytes; off += h.BlockSize {
 		h.CRC32C = append(h.CRC32C, arrayx.CRC32C(data[off:min(off+h.BlockSize, nbytes)]))
@@ -403,7 +403,7 @@ func partialFiles(t testing.TB, st *mmapstore.Store, name string) []string {
 func heldBlocks(t testing.TB, st *mmapstore.Store, name string, raw []byte) (int64, []bool) {
 	t.Helper()
 	var p *mmapstore.Partial
-	waitFor(t, "the server to let go of the partial of "+name, func() bool {
+	testutil.WaitFor(t, "the server to let go of the partial of "+name, func() bool {
 		var err error
 		p, err = st.Receive(name, raw, nil)
 		if errors.Is(err, mmapstore.ErrBusy) {
@@ -436,77 +436,24 @@ func heldBlocks(t testing.TB, st *mmapstore.Store, name string, raw []byte) (int
 // good clients included), and every good pull succeeds.
 func TestHostileV2(t *testing.T) {
 	ctx := context.Background()
-	local, remote := openStoreAt(t, tmpfsDir(t)), openStoreAt(t, tmpfsDir(t))
+	local, remote := teststore.At(t, testutil.ShmOrTempDir(t)), teststore.At(t, testutil.ShmOrTempDir(t))
 	cfg := Config{ReadTimeout: 2 * time.Second, IdleTimeout: 5 * time.Second, WriteTimeout: 2 * time.Second, MaxStreams: 2}
 	srv, addr := startServer(t, remote, "tcp", cfg)
-	good := newArray(t, remote, "good", arrayx.Float32, arrayx.Shape{16 << 10}, arrayx.OrderC, nil) // 64 KiB
+	good := teststore.NewArray(t, remote, "good", arrayx.Float32, arrayx.Shape{16 << 10}, arrayx.OrderC, nil) // 64 KiB
 	const bs = arrayx.MinBlockSize
 	const nbytes = 10*bs + 100 // 11 blocks, the last of 100 bytes
 	const nblocks = 11
 	small := storeSmallBlockArray(t, remote, "small", nbytes, 1)
-	big := newArray(t, remote, "big", arrayx.Uint8, arrayx.Shape{48 << 20}, arrayx.OrderC, nil) // 12 blocks of 4 MiB
+	big := teststore.NewArray(t, remote, "big", arrayx.Uint8, arrayx.Shape{48 << 20}, arrayx.OrderC, nil) // 12 blocks of 4 MiB
 	if small.Header().NumBlocks() != nblocks || big.Header().NumBlocks() != 12 {
 		t.Fatalf("small has %d blocks, big %d; want 11 and 12", small.Header().NumBlocks(), big.Header().NumBlocks())
 	}
 	raw, data := smallBlockArray(t, nbytes, 2) // what the hostile clients push
 	block := func(i int) []byte { return data[int64(i)*bs : min(int64(i+1)*bs, nbytes)] }
 
-	// Well-behaved clients, all along.
-	gctx, stopGood := context.WithCancel(ctx)
-	var (
-		goodPulls atomic.Int64
-		goodErrs  = make(chan error, 2)
-		goodWG    sync.WaitGroup
-	)
-	for i := range 2 {
-		goodWG.Go(func() {
-			c, err := Dial(ctx, addr, nil)
-			if err != nil {
-				goodErrs <- err
-				return
-			}
-			defer c.Close()
-			as := fmt.Sprintf("good-%d", i)
-			for gctx.Err() == nil {
-				if _, err := c.Pull(ctx, "good", local, as); err != nil {
-					goodErrs <- fmt.Errorf("good client %d, pull %d: %w", i, goodPulls.Load(), err)
-					return
-				}
-				b, err := local.Open(as)
-				if err != nil {
-					goodErrs <- err
-					return
-				}
-				same := bytes.Equal(b.Bytes(), good.Bytes())
-				b.Close()
-				if !same {
-					goodErrs <- fmt.Errorf("good client %d: the pulled array differs", i)
-					return
-				}
-				goodPulls.Add(1)
-				time.Sleep(2 * time.Millisecond)
-			}
-		})
-	}
-
-	// run runs one case, measuring what the process allocated meanwhile.
+	goods := startGoodClients(t, ctx, addr, local, good) // well-behaved clients, all along
+	run := func(name string, maxAlloc uint64, f func(t *testing.T)) { goods.run(t, name, maxAlloc, f) }
 	tried := 0
-	run := func(name string, maxAlloc uint64, f func(t *testing.T)) {
-		t.Run(name, func(t *testing.T) {
-			var m0, m1 runtime.MemStats
-			runtime.ReadMemStats(&m0)
-			pulls0 := goodPulls.Load()
-			start := time.Now()
-			f(t)
-			runtime.ReadMemStats(&m1)
-			grown := m1.TotalAlloc - m0.TotalAlloc
-			t.Logf("%v; the process allocated %.2f MiB meanwhile (good clients included: %d pulls)",
-				time.Since(start).Round(time.Millisecond), float64(grown)/(1<<20), goodPulls.Load()-pulls0)
-			if grown > maxAlloc {
-				t.Errorf("the process allocated %d bytes during the case; want at most %d", grown, maxAlloc)
-			}
-		})
-	}
 	const budget = 16 << 20 // well-behaved clients included
 
 	// wantReply checks a REPLY of status and code with a message.
@@ -742,7 +689,7 @@ func TestHostileV2(t *testing.T) {
 		}
 		r.write(needFrame(rep.Transfer))
 		r.usable("a pull of 3 blocks by hand")
-		waitFor(t, "the server to drop the sends", func() bool { return sendCount(srv) == 0 })
+		testutil.WaitFor(t, "the server to drop the sends", func() bool { return sendCount(srv) == 0 })
 	})
 
 	// --- DATA of a client pushing: the server is the receiver. ---
@@ -1070,7 +1017,7 @@ func TestHostileV2(t *testing.T) {
 		for _, c := range []*v2Conn{puller, pusher, joined, joinedPush} {
 			c.conn.Close()
 		}
-		waitFor(t, "the server to drop the joined transfers", func() bool { return recvCount(srv) == 0 && sendCount(srv) == 0 })
+		testutil.WaitFor(t, "the server to drop the joined transfers", func() bool { return recvCount(srv) == 0 && sendCount(srv) == 0 })
 		notVisibleAmong(t, remote, pushName)
 	})
 
@@ -1145,7 +1092,7 @@ func TestHostileV2(t *testing.T) {
 			r.conn.Close()
 			tried++
 		}
-		waitFor(t, "the server to let go of the transfers whose client reset", func() bool { return recvCount(srv) == 0 })
+		testutil.WaitFor(t, "the server to let go of the transfers whose client reset", func() bool { return recvCount(srv) == 0 })
 		src := storeSmallBlockArray(t, local, "src-"+strings.ReplaceAll(name, "/", "-"), nbytes, 2)
 		c := dial(t, addr, &DialOptions{Timeout: 5 * time.Second})
 		if _, err := c.Push(ctx, src, name); err != nil {
@@ -1154,17 +1101,12 @@ func TestHostileV2(t *testing.T) {
 		sameArray(t, src, remote, name)
 	})
 
-	stopGood()
-	goodWG.Wait()
-	close(goodErrs)
-	for err := range goodErrs {
-		t.Error(err)
-	}
-	t.Logf("%d hostile version-2 connections refused or cut off; the well-behaved clients pulled %d times meanwhile, all intact", tried, goodPulls.Load())
-	if goodPulls.Load() == 0 {
+	pulls := goods.finish(t)
+	t.Logf("%d hostile version-2 connections refused or cut off; the well-behaved clients pulled %d times meanwhile, all intact", tried, pulls)
+	if pulls == 0 {
 		t.Error("the well-behaved clients pulled nothing")
 	}
-	waitFor(t, "the server to end every transfer", func() bool { return recvCount(srv) == 0 && sendCount(srv) == 0 })
+	testutil.WaitFor(t, "the server to end every transfer", func() bool { return recvCount(srv) == 0 && sendCount(srv) == 0 })
 	// Still serving: a good push and pull of many small blocks.
 	c := dial(t, addr, &DialOptions{Timeout: 5 * time.Second})
 	src := storeSmallBlockArray(t, local, "after", nbytes, 3)
@@ -1233,7 +1175,7 @@ func scriptServer(t testing.TB, script func(c net.Conn)) string {
 // nothing visible under the name.
 func TestHostileV2Server(t *testing.T) {
 	ctx := context.Background()
-	st := openStoreAt(t, tmpfsDir(t))
+	st := teststore.At(t, testutil.ShmOrTempDir(t))
 	const bs = arrayx.MinBlockSize
 	const nbytes = 4*bs + 100 // 5 blocks
 	raw, data := smallBlockArray(t, nbytes, 4)
@@ -1384,7 +1326,7 @@ func TestHostileV2Server(t *testing.T) {
 	})
 
 	// Pushes: the server's NEEDs break the rules.
-	src := storeSmallBlockArray(t, openStoreAt(t, t.TempDir()), "src", nbytes, 4)
+	src := storeSmallBlockArray(t, teststore.At(t, t.TempDir()), "src", nbytes, 4)
 	push := func(then func(c net.Conn)) func(c net.Conn) {
 		return func(c net.Conn) {
 			if _, err := expect(c, 2<<20, kindPut); err != nil {

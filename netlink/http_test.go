@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/arrayx/arrayx/arrayx"
+	"github.com/arrayx/arrayx/internal/testutil"
+	"github.com/arrayx/arrayx/internal/testutil/teststore"
 	"github.com/arrayx/arrayx/mmapstore"
 )
 
@@ -72,14 +74,11 @@ func (sl *sendLog) take() []string {
 // await takes the sends once there are n: the hook runs after the body is
 // written, so the client may have read the response first.
 func (sl *sendLog) await(n int) []string {
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+	testutil.Eventually(5*time.Second, func() bool {
 		sl.mu.Lock()
-		got := len(sl.sends)
-		sl.mu.Unlock()
-		if got >= n {
-			break
-		}
-	}
+		defer sl.mu.Unlock()
+		return len(sl.sends) >= n
+	})
 	return sl.take()
 }
 
@@ -130,9 +129,9 @@ func jsonError(t testing.TB, r httpResult, status int) string {
 }
 
 func TestHTTPList(t *testing.T) {
-	st := newStore(t)
-	b := newArray(t, st, "b", arrayx.Float64, arrayx.Shape{3, 4}, arrayx.OrderF, nil)
-	a := newArray(t, st, "a/nested", arrayx.Int32, arrayx.Shape{}, arrayx.OrderC, nil)
+	st := teststore.Temp(t)
+	b := teststore.NewArray(t, st, "b", arrayx.Float64, arrayx.Shape{3, 4}, arrayx.OrderF, nil)
+	a := teststore.NewArray(t, st, "a/nested", arrayx.Int32, arrayx.Shape{}, arrayx.OrderC, nil)
 	_, base := serveHTTP(t, st, Config{})
 	r := httpDo(t, "GET", base+"/v1/arrays", nil)
 	if r.status != 200 || r.header.Get("Content-Type") != "application/json" {
@@ -155,10 +154,10 @@ func TestHTTPList(t *testing.T) {
 }
 
 func TestHTTPHeader(t *testing.T) {
-	st := newStore(t)
+	st := teststore.Temp(t)
 	attrs := richAttrs("x")
 	attrs["nan"], attrs["inf"] = math.NaN(), math.Inf(-1)
-	a := newArray(t, st, "dir/x", arrayx.Float32, arrayx.Shape{2, 3}, arrayx.OrderC, attrs)
+	a := teststore.NewArray(t, st, "dir/x", arrayx.Float32, arrayx.Shape{2, 3}, arrayx.OrderC, attrs)
 	_, base := serveHTTP(t, st, Config{})
 	r := httpDo(t, "GET", base+"/v1/arrays/dir%2Fx", nil)
 	if r.status != 200 {
@@ -195,11 +194,11 @@ func TestHTTPHeader(t *testing.T) {
 }
 
 func TestHTTPData(t *testing.T) {
-	st := newStore(t)
+	st := teststore.Temp(t)
 	// More than httpChunk, so the body takes several sendfile chunks.
 	n := int64(httpChunk + 3<<20 + 8)
-	a := newArray(t, st, "big", arrayx.Uint64, arrayx.Shape{n / 8}, arrayx.OrderC, nil)
-	small := newArray(t, st, "m", arrayx.Int16, arrayx.Shape{5, 7}, arrayx.OrderF, nil)
+	a := teststore.NewArray(t, st, "big", arrayx.Uint64, arrayx.Shape{n / 8}, arrayx.OrderC, nil)
+	small := teststore.NewArray(t, st, "m", arrayx.Int16, arrayx.Shape{5, 7}, arrayx.OrderF, nil)
 	file := fileOf(t, st, "big")
 	_, base := serveHTTP(t, st, Config{})
 	sl := recordHTTPSends(t)
@@ -254,8 +253,8 @@ func TestHTTPData(t *testing.T) {
 }
 
 func TestHTTPRanges(t *testing.T) {
-	st := newStore(t)
-	a := newArray(t, st, "x", arrayx.Float64, arrayx.Shape{1000}, arrayx.OrderC, nil)
+	st := teststore.Temp(t)
+	a := teststore.NewArray(t, st, "x", arrayx.Float64, arrayx.Shape{1000}, arrayx.OrderC, nil)
 	data, n := a.Bytes(), int64(8000)
 	file := fileOf(t, st, "x")
 	_, base := serveHTTP(t, st, Config{})
@@ -333,8 +332,8 @@ func TestHTTPRanges(t *testing.T) {
 }
 
 func TestHTTPETagFollowsContent(t *testing.T) {
-	st := newStore(t)
-	a := newArray(t, st, "x", arrayx.Uint8, arrayx.Shape{100}, arrayx.OrderC, nil)
+	st := teststore.Temp(t)
+	a := teststore.NewArray(t, st, "x", arrayx.Uint8, arrayx.Shape{100}, arrayx.OrderC, nil)
 	_, base := serveHTTP(t, st, Config{})
 	tag1 := httpDo(t, "HEAD", base+"/v1/arrays/x/data", nil).header.Get("ETag")
 	a.Close()
@@ -355,8 +354,8 @@ func TestHTTPETagFollowsContent(t *testing.T) {
 }
 
 func TestHTTPErrors(t *testing.T) {
-	st := newStore(t)
-	newArray(t, st, "x", arrayx.Uint8, arrayx.Shape{10}, arrayx.OrderC, nil)
+	st := teststore.Temp(t)
+	teststore.NewArray(t, st, "x", arrayx.Uint8, arrayx.Shape{10}, arrayx.OrderC, nil)
 	outside := t.TempDir()
 	if err := os.WriteFile(outside+"/secret.arx", []byte("secret"), 0o600); err != nil {
 		t.Fatal(err)
@@ -402,8 +401,8 @@ func TestHTTPErrors(t *testing.T) {
 }
 
 func TestHTTPToken(t *testing.T) {
-	st := newStore(t)
-	newArray(t, st, "x", arrayx.Uint8, arrayx.Shape{10}, arrayx.OrderC, nil)
+	st := teststore.Temp(t)
+	teststore.NewArray(t, st, "x", arrayx.Uint8, arrayx.Shape{10}, arrayx.OrderC, nil)
 	_, base := serveHTTP(t, st, Config{Token: []byte("s3cret")})
 	for _, tc := range []struct {
 		auth   string
@@ -437,8 +436,8 @@ func TestHTTPToken(t *testing.T) {
 }
 
 func TestHTTPMaxConns(t *testing.T) {
-	st := newStore(t)
-	newArray(t, st, "x", arrayx.Uint8, arrayx.Shape{10}, arrayx.OrderC, nil)
+	st := teststore.Temp(t)
+	teststore.NewArray(t, st, "x", arrayx.Uint8, arrayx.Shape{10}, arrayx.OrderC, nil)
 	_, base := serveHTTP(t, st, Config{MaxConns: 1})
 	hold, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
 	if err != nil {
@@ -464,7 +463,7 @@ func TestHTTPMaxConns(t *testing.T) {
 		t.Fatalf("second connection: %d %s", resp2.StatusCode, body)
 	}
 	hold.Close()
-	waitFor(t, "the slot to free", func() bool {
+	testutil.WaitFor(t, "the slot to free", func() bool {
 		r, err := (&http.Client{Transport: tr}).Get(base + "/v1/arrays/x")
 		if err != nil {
 			return false
@@ -475,9 +474,9 @@ func TestHTTPMaxConns(t *testing.T) {
 }
 
 func TestHTTPTimeouts(t *testing.T) {
-	st := newStore(t)
+	st := teststore.Temp(t)
 	const size = 256 << 20 // more than loopback's socket buffers hold
-	newArray(t, st, "big", arrayx.Uint8, arrayx.Shape{size}, arrayx.OrderC, nil)
+	teststore.NewArray(t, st, "big", arrayx.Uint8, arrayx.Shape{size}, arrayx.OrderC, nil)
 	_, base := serveHTTP(t, st, Config{ReadTimeout: 200 * time.Millisecond, WriteTimeout: 300 * time.Millisecond})
 	addr := strings.TrimPrefix(base, "http://")
 
@@ -534,9 +533,9 @@ func TestHTTPTimeouts(t *testing.T) {
 // A file truncated behind the store's back is an error reply, not a crash
 // or a short body, and the server goes on serving.
 func TestHTTPTruncatedFile(t *testing.T) {
-	st := newStore(t)
-	newArray(t, st, "x", arrayx.Uint8, arrayx.Shape{1 << 20}, arrayx.OrderC, nil)
-	newArray(t, st, "ok", arrayx.Uint8, arrayx.Shape{10}, arrayx.OrderC, nil)
+	st := teststore.Temp(t)
+	teststore.NewArray(t, st, "x", arrayx.Uint8, arrayx.Shape{1 << 20}, arrayx.OrderC, nil)
+	teststore.NewArray(t, st, "ok", arrayx.Uint8, arrayx.Shape{10}, arrayx.OrderC, nil)
 	_, base := serveHTTP(t, st, Config{})
 	p, _ := st.Path("x")
 	for _, size := range []int64{5000, 100, 0} {

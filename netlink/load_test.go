@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/arrayx/arrayx/arrayx"
+	"github.com/arrayx/arrayx/internal/testutil"
+	"github.com/arrayx/arrayx/internal/testutil/teststore"
 	"github.com/arrayx/arrayx/mmapstore"
 )
 
@@ -95,18 +97,18 @@ func TestLoad(t *testing.T) {
 		run          = 3 * time.Second
 		largeBytes   = 64 << 20
 	)
-	dir := tmpfsDir(t)
-	src := openStoreAt(t, dir)
+	dir := testutil.ShmOrTempDir(t)
+	src := teststore.At(t, dir)
 	var small []*mmapstore.Array
 	dtypes := []arrayx.DType{arrayx.Float64, arrayx.Float32, arrayx.Int16, arrayx.Uint8, arrayx.Complex64, arrayx.Int64, arrayx.Bool, arrayx.Float16}
 	for i := range 16 {
 		dt := dtypes[i%len(dtypes)]
 		n := int64(4<<10+i*(64<<10)) / int64(dt.ItemSize())
-		small = append(small, newArray(t, src, fmt.Sprintf("small/%02d", i), dt, arrayx.Shape{n}, arrayx.OrderC, map[string]any{"i": int64(i)}))
+		small = append(small, teststore.NewArray(t, src, fmt.Sprintf("small/%02d", i), dt, arrayx.Shape{n}, arrayx.OrderC, map[string]any{"i": int64(i)}))
 	}
-	large := newArray(t, src, "large", arrayx.Float64, arrayx.Shape{largeBytes / 8}, arrayx.OrderC, nil)
+	large := teststore.NewArray(t, src, "large", arrayx.Float64, arrayx.Shape{largeBytes / 8}, arrayx.OrderC, nil)
 	srvProc, addr := startServerProc(t, dir, "ARX_STATS=1")
-	dst := openStoreAt(t, tmpfsDir(t))
+	dst := teststore.At(t, testutil.ShmOrTempDir(t))
 
 	ctx, cancel := context.WithTimeout(context.Background(), run)
 	defer cancel()

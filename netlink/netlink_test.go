@@ -9,18 +9,9 @@ import (
 	"time"
 
 	"github.com/arrayx/arrayx/arrayx"
+	"github.com/arrayx/arrayx/internal/testutil/teststore"
 	"github.com/arrayx/arrayx/mmapstore"
 )
-
-func newStore(t testing.TB) *mmapstore.Store {
-	t.Helper()
-	s, err := mmapstore.OpenStore(t.TempDir(), &mmapstore.Options{Sync: mmapstore.SyncNever})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
 
 // serve starts a server on network ("tcp" or "unix") and returns its address.
 func serve(t testing.TB, st *mmapstore.Store, network string, cfg Config) string {
@@ -56,33 +47,14 @@ func dial(t testing.TB, addr string, opts *DialOptions) *Client {
 	return c
 }
 
-// makeArray creates and seals an array with bytes i*31+7.
-func makeArray(t testing.TB, st *mmapstore.Store, name string, dt arrayx.DType, shape arrayx.Shape, order arrayx.Order) *mmapstore.Array {
-	t.Helper()
-	w, err := st.Create(name, dt, shape, order, &mmapstore.CreateOptions{Attrs: map[string]any{"origin": name}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := w.Bytes()
-	for i := range b {
-		b[i] = byte(i*31 + 7)
-	}
-	a, err := w.Seal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
-	return a
-}
-
 func TestRoundTripSmoke(t *testing.T) {
 	ctx := context.Background()
 	for _, network := range []string{"tcp", "unix"} {
 		t.Run(network, func(t *testing.T) {
-			local, remote := newStore(t), newStore(t)
+			local, remote := teststore.Temp(t), teststore.Temp(t)
 			addr := serve(t, remote, network, Config{})
 			c := dial(t, addr, nil)
-			a := makeArray(t, local, "x", arrayx.Float32, arrayx.Shape{1000, 3000}, arrayx.OrderF)
+			a := teststore.NewArray(t, local, "x", arrayx.Float32, arrayx.Shape{1000, 3000}, arrayx.OrderF, map[string]any{"origin": "x"})
 			st, err := c.Push(ctx, a, "y/z")
 			if err != nil {
 				t.Fatal(err)

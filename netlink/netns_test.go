@@ -19,6 +19,8 @@ import (
 
 	"github.com/arrayx/arrayx/arrayx"
 	"github.com/arrayx/arrayx/internal/testnet"
+	"github.com/arrayx/arrayx/internal/testutil"
+	"github.com/arrayx/arrayx/internal/testutil/teststore"
 	"github.com/arrayx/arrayx/mmapstore"
 )
 
@@ -152,12 +154,8 @@ func TestNetns(t *testing.T) {
 		t.Fatal(err)
 	}
 	srcDir, dstDir := t.TempDir(), t.TempDir()
-	src, err := mmapstore.OpenStore(srcDir, &mmapstore.Options{Sync: mmapstore.SyncNever})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	a := newArray(t, src, "cross", arrayx.Float32, arrayx.Shape{3, 2 << 20}, arrayx.OrderC, richAttrs("cross")) // 24 MiB, 6 blocks
+	src := teststore.At(t, srcDir)
+	a := teststore.NewArray(t, src, "cross", arrayx.Float32, arrayx.Shape{3, 2 << 20}, arrayx.OrderC, richAttrs("cross")) // 24 MiB, 6 blocks
 	token := "netns-token"
 
 	// Cancelled by the last cleanup, after the server's own (which closes its
@@ -166,8 +164,7 @@ func TestNetns(t *testing.T) {
 	t.Cleanup(cancel)
 	helper := func(h *testnet.Host, mode string, env ...string) *exec.Cmd {
 		cmd := h.Command(ctx, exe, "-test.run=^$")
-		cmd.Env = append(os.Environ(), append([]string{helperEnv + "=" + mode, "ARX_TOKEN=" + token,
-			"GORACE=" + os.Getenv("GORACE") + " atexit_sleep_ms=0"}, env...)...) // -race binaries sleep 1 s at exit by default
+		cmd.Env = testutil.ChildEnv(append([]string{helperEnv + "=" + mode, "ARX_TOKEN=" + token}, env...)...)
 		return cmd
 	}
 
@@ -218,11 +215,7 @@ func TestNetns(t *testing.T) {
 	}
 	t.Logf("server in %s listening on %s; client in %s", srvHost, addr, cliHost)
 
-	dst, err := mmapstore.OpenStore(dstDir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dst.Close()
+	dst := teststore.At(t, dstDir)
 	for _, streams := range []int{1, 4} {
 		t.Run(fmt.Sprintf("streams=%d", streams), func(t *testing.T) {
 			rx0, tx0, err := srvHost.LinkBytes()

@@ -19,6 +19,8 @@ import (
 	"unsafe"
 
 	"github.com/arrayx/arrayx/arrayx"
+	"github.com/arrayx/arrayx/internal/testutil"
+	"github.com/arrayx/arrayx/internal/testutil/teststore"
 	"github.com/arrayx/arrayx/mmapstore"
 	"github.com/vmihailenco/msgpack/v5"
 	"golang.org/x/sys/unix"
@@ -44,9 +46,9 @@ func TestAuth(t *testing.T) {
 	token := []byte("correct horse battery staple")
 	for _, network := range []string{"tcp", "unix"} {
 		t.Run(network, func(t *testing.T) {
-			local, remote := newStore(t), newStore(t)
+			local, remote := teststore.Temp(t), teststore.Temp(t)
 			_, addr := startServer(t, remote, network, Config{Token: token})
-			a := newArray(t, local, "x", arrayx.Float32, arrayx.Shape{1000}, arrayx.OrderC, nil)
+			a := teststore.NewArray(t, local, "x", arrayx.Float32, arrayx.Shape{1000}, arrayx.OrderC, nil)
 			cases := []struct {
 				name   string
 				token  []byte
@@ -88,7 +90,7 @@ func TestAuth(t *testing.T) {
 	}
 
 	t.Run("token_without_server_token", func(t *testing.T) {
-		_, addr := startServer(t, newStore(t), "tcp", Config{})
+		_, addr := startServer(t, teststore.Temp(t), "tcp", Config{})
 		c := dial(t, addr, &DialOptions{Token: token})
 		if _, err := c.List(ctx, ""); err != nil {
 			t.Fatal(err)
@@ -98,7 +100,7 @@ func TestAuth(t *testing.T) {
 	// Answers that are not HMACs of the nonce at all: empty, short, long,
 	// the token itself, a MAC for another context, twice the right answer.
 	t.Run("malformed_answers", func(t *testing.T) {
-		_, addr := startServer(t, newStore(t), "tcp", Config{Token: token})
+		_, addr := startServer(t, teststore.Temp(t), "tcp", Config{Token: token})
 		for name, mac := range map[string]func(nonce []byte) []byte{
 			"empty":        func([]byte) []byte { return nil },
 			"31_bytes":     func(n []byte) []byte { return authMAC(token, n)[:31] },
@@ -131,8 +133,8 @@ func TestAuth(t *testing.T) {
 	})
 
 	t.Run("request_instead_of_auth", func(t *testing.T) {
-		remote := newStore(t)
-		newArray(t, remote, "secret", arrayx.Uint8, arrayx.Shape{10}, arrayx.OrderC, nil)
+		remote := teststore.Temp(t)
+		teststore.NewArray(t, remote, "secret", arrayx.Uint8, arrayx.Shape{10}, arrayx.OrderC, nil)
 		_, addr := startServer(t, remote, "tcp", Config{Token: token})
 		for _, kind := range []byte{kindList, kindStat, kindGet, kindDelete} {
 			r := rawHandshake(t, addr, nil)
@@ -156,8 +158,8 @@ func TestAuth(t *testing.T) {
 func TestAuthReplay(t *testing.T) {
 	ctx := context.Background()
 	token := []byte("s3cret-token-0123456789")
-	remote := newStore(t)
-	newArray(t, remote, "secret", arrayx.Uint8, arrayx.Shape{10}, arrayx.OrderC, nil)
+	remote := teststore.Temp(t)
+	teststore.NewArray(t, remote, "secret", arrayx.Uint8, arrayx.Shape{10}, arrayx.OrderC, nil)
 	_, addr := startServer(t, remote, "tcp", Config{Token: token})
 
 	p := newProxy(t, addr)
@@ -222,9 +224,9 @@ func TestAuthReplay(t *testing.T) {
 func TestReadOnly(t *testing.T) {
 	ctx := context.Background()
 	counter := countSendfile(t)
-	local, remote := newStore(t), newStore(t)
-	a := newArray(t, remote, "ro", arrayx.Int64, arrayx.Shape{3, 1 << 19}, arrayx.OrderF, richAttrs("ro")) // 12 MiB
-	b := newArray(t, local, "new", arrayx.Int64, arrayx.Shape{1 << 19}, arrayx.OrderC, nil)
+	local, remote := teststore.Temp(t), teststore.Temp(t)
+	a := teststore.NewArray(t, remote, "ro", arrayx.Int64, arrayx.Shape{3, 1 << 19}, arrayx.OrderF, richAttrs("ro")) // 12 MiB
+	b := teststore.NewArray(t, local, "new", arrayx.Int64, arrayx.Shape{1 << 19}, arrayx.OrderC, nil)
 	_, addr := startServer(t, remote, "tcp", Config{ReadOnly: true})
 	c := dial(t, addr, nil)
 
@@ -368,7 +370,7 @@ func createAt(t testing.TB, path string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fill(w.Bytes(), 1, false)
+	teststore.Fill(w.Bytes(), 1, false)
 	a, err := w.Seal()
 	if err != nil {
 		t.Fatal(err)
@@ -383,14 +385,10 @@ func createAt(t testing.TB, path string) {
 func TestNamesCannotEscapeStore(t *testing.T) {
 	ctx := context.Background()
 	base := t.TempDir()
-	remote, err := mmapstore.OpenStore(filepath.Join(base, "store"), &mmapstore.Options{Sync: mmapstore.SyncNever})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer remote.Close()
+	remote := teststore.At(t, filepath.Join(base, "store"))
 	createAt(t, filepath.Join(base, "victim.arx"))
-	local := newStore(t)
-	a := newArray(t, local, "ok", arrayx.Uint8, arrayx.Shape{100}, arrayx.OrderC, nil)
+	local := teststore.Temp(t)
+	a := teststore.NewArray(t, local, "ok", arrayx.Uint8, arrayx.Shape{100}, arrayx.OrderC, nil)
 	_, addr := startServer(t, remote, "tcp", Config{})
 	before := tree(t, base)
 	stopWatch := watchTree(t, base, "store")
@@ -531,13 +529,9 @@ func TestSymlinksInStore(t *testing.T) {
 	if err := os.Symlink("../outside", filepath.Join(storeDir, "rel")); err != nil {
 		t.Fatal(err)
 	}
-	remote, err := mmapstore.OpenStore(storeDir, &mmapstore.Options{Sync: mmapstore.SyncNever})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer remote.Close()
-	local := newStore(t)
-	a := newArray(t, local, "a", arrayx.Uint8, arrayx.Shape{100}, arrayx.OrderC, nil)
+	remote := teststore.At(t, storeDir)
+	local := teststore.Temp(t)
+	a := teststore.NewArray(t, local, "a", arrayx.Uint8, arrayx.Shape{100}, arrayx.OrderC, nil)
 	if err := os.WriteFile(filepath.Join(outside, "precious"), []byte("not an array"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -623,10 +617,10 @@ func TestServerLimits(t *testing.T) {
 
 	t.Run("max_array_bytes", func(t *testing.T) {
 		counter := countSendfile(t)
-		local, remote := newStore(t), newStore(t)
+		local, remote := teststore.Temp(t), teststore.Temp(t)
 		_, addr := startServer(t, remote, "tcp", Config{MaxArrayBytes: mib})
-		big := newArray(t, local, "big", arrayx.Uint8, arrayx.Shape{mib + 1}, arrayx.OrderC, nil)
-		fits := newArray(t, local, "fits", arrayx.Uint8, arrayx.Shape{mib}, arrayx.OrderC, nil)
+		big := teststore.NewArray(t, local, "big", arrayx.Uint8, arrayx.Shape{mib + 1}, arrayx.OrderC, nil)
+		fits := teststore.NewArray(t, local, "fits", arrayx.Uint8, arrayx.Shape{mib}, arrayx.OrderC, nil)
 		c := dial(t, addr, nil)
 		counter.reset()
 		st, err := c.Push(ctx, big, "big")
@@ -646,7 +640,7 @@ func TestServerLimits(t *testing.T) {
 	})
 
 	t.Run("max_conns", func(t *testing.T) {
-		_, addr := startServer(t, newStore(t), "tcp", Config{MaxConns: 1})
+		_, addr := startServer(t, teststore.Temp(t), "tcp", Config{MaxConns: 1})
 		c1, err := Dial(ctx, addr, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -678,7 +672,7 @@ func TestServerLimits(t *testing.T) {
 		}
 		c1.Close()
 		var c3 *Client
-		waitFor(t, "a connection slot after the first client left", func() bool {
+		testutil.WaitFor(t, "a connection slot after the first client left", func() bool {
 			c3, err = Dial(ctx, addr, nil)
 			return err == nil
 		})
@@ -691,7 +685,7 @@ func TestServerLimits(t *testing.T) {
 	// A frame declaring a huge body is refused from its 8-byte prefix: no
 	// allocation, no wait for the body.
 	t.Run("huge_frame", func(t *testing.T) {
-		local, remote := newStore(t), newStore(t)
+		local, remote := teststore.Temp(t), teststore.Temp(t)
 		_, addr := startServer(t, remote, "tcp", Config{})
 		var serverErrors []string // replies with a 5xx status
 		for _, n := range []uint32{1 << 31, math32, uint32(bodyLimit(kindPut, arrayx.DefaultMaxHeaderBytes)) + 1} {
@@ -734,7 +728,7 @@ func TestServerLimits(t *testing.T) {
 				"server cannot parse gets a REPLY with status 400\": errors.go statusOf has no case for "+
 				"ErrMessageTooLarge, so it falls through to StatusInternal", len(serverErrors), serverErrors[0])
 		}
-		a := newArray(t, local, "x", arrayx.Uint8, arrayx.Shape{1000}, arrayx.OrderC, nil)
+		a := teststore.NewArray(t, local, "x", arrayx.Uint8, arrayx.Shape{1000}, arrayx.OrderC, nil)
 		c := dial(t, addr, nil)
 		if _, err := c.Push(ctx, a, "x"); err != nil {
 			t.Fatalf("a well-behaved client after the huge frames: %v", err)
@@ -742,7 +736,7 @@ func TestServerLimits(t *testing.T) {
 	})
 
 	t.Run("huge_hello", func(t *testing.T) {
-		_, addr := startServer(t, newStore(t), "tcp", Config{})
+		_, addr := startServer(t, teststore.Temp(t), "tcp", Config{})
 		conn := rawDial(t, addr)
 		var pre [frameSize]byte
 		pre[0], pre[1] = Version1, kindHello
@@ -757,7 +751,7 @@ func TestServerLimits(t *testing.T) {
 	})
 
 	t.Run("handshake", func(t *testing.T) {
-		_, addr := startServer(t, newStore(t), "tcp", Config{})
+		_, addr := startServer(t, teststore.Temp(t), "tcp", Config{})
 		t.Run("not_arrayx", func(t *testing.T) {
 			conn := rawDial(t, addr)
 			conn.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
@@ -786,7 +780,7 @@ func TestServerLimits(t *testing.T) {
 	})
 
 	t.Run("malformed", func(t *testing.T) {
-		_, addr := startServer(t, newStore(t), "tcp", Config{})
+		_, addr := startServer(t, teststore.Temp(t), "tcp", Config{})
 		frame := func(version, kind byte, flags uint16, payload []byte) []byte {
 			b := make([]byte, frameSize, frameSize+len(payload))
 			b[0], b[1] = version, kind
@@ -852,10 +846,10 @@ func TestMaxHeaderBytes(t *testing.T) {
 	attrs := map[string]any{"blob": strings.Repeat("x", 16<<10)}
 
 	t.Run("server", func(t *testing.T) {
-		local, remote := newStore(t), newStore(t)
+		local, remote := teststore.Temp(t), teststore.Temp(t)
 		_, addr := startServer(t, remote, "tcp", Config{MaxHeaderBytes: limit})
-		big := newArray(t, local, "big", arrayx.Uint8, arrayx.Shape{1000}, arrayx.OrderC, attrs)
-		small := newArray(t, local, "small", arrayx.Uint8, arrayx.Shape{1000}, arrayx.OrderC, nil)
+		big := teststore.NewArray(t, local, "big", arrayx.Uint8, arrayx.Shape{1000}, arrayx.OrderC, attrs)
+		small := teststore.NewArray(t, local, "small", arrayx.Uint8, arrayx.Shape{1000}, arrayx.OrderC, nil)
 		c := dial(t, addr, nil)
 		if _, err := c.Push(ctx, small, "small"); err != nil {
 			t.Fatal(err)
@@ -872,8 +866,8 @@ func TestMaxHeaderBytes(t *testing.T) {
 	})
 
 	t.Run("client", func(t *testing.T) {
-		local, remote := newStore(t), newStore(t)
-		newArray(t, remote, "big", arrayx.Uint8, arrayx.Shape{1000}, arrayx.OrderC, attrs)
+		local, remote := teststore.Temp(t), teststore.Temp(t)
+		teststore.NewArray(t, remote, "big", arrayx.Uint8, arrayx.Shape{1000}, arrayx.OrderC, attrs)
 		_, addr := startServer(t, remote, "tcp", Config{})
 		c := dial(t, addr, &DialOptions{MaxHeaderBytes: limit})
 		if _, err := c.Stat(ctx, "big"); !errors.Is(err, arrayx.ErrHeaderTooLarge) {

@@ -3,7 +3,6 @@ package netlink
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +20,8 @@ import (
 	"time"
 
 	"github.com/arrayx/arrayx/arrayx"
+	"github.com/arrayx/arrayx/internal/testutil"
+	"github.com/arrayx/arrayx/internal/testutil/teststore"
 	"github.com/arrayx/arrayx/internal/zerocopy"
 	"github.com/arrayx/arrayx/mmapstore"
 	"golang.org/x/sys/unix"
@@ -81,49 +82,8 @@ func connCount(srv *Server) int {
 // closed and unlocked.
 func waitIdle(t testing.TB, srv *Server) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for connCount(srv) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("server still has %d connections after 10 s", connCount(srv))
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
-// waitFor polls cond every 2 ms for up to 10 s.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
-// pattern is 64 KiB of bytes i*31+7; fill stamps each 64 KiB chunk with its
-// offset so that no two chunks (and so no two blocks) are alike: data moved
-// to the wrong place cannot compare equal.
-var pattern = func() []byte {
-	b := make([]byte, 64<<10)
-	for i := range b {
-		b[i] = byte(i*31 + 7)
-	}
-	return b
-}()
-
-func fill(b []byte, seed uint64, boolean bool) {
-	var stamp [8]byte
-	for off := 0; off < len(b); off += len(pattern) {
-		n := copy(b[off:], pattern)
-		binary.LittleEndian.PutUint64(stamp[:], seed^uint64(off)*0x9e3779b97f4a7c15)
-		copy(b[off:off+min(n, 8)], stamp[:])
-	}
-	if boolean { // bool elements are 0 or 1
-		for i := range b {
-			b[i] &= 1
-		}
+	if !testutil.Eventually(10*time.Second, func() bool { return connCount(srv) == 0 }) {
+		t.Fatalf("server still has %d connections after 10 s", connCount(srv))
 	}
 }
 
@@ -142,26 +102,6 @@ func richAttrs(name string) map[string]any {
 		"blob":   []byte{0, 1, 2, 0xff},
 		"ünï":    "códe ✓",
 	}
-}
-
-// newArray creates and seals an array filled with fill(seed = hash of name).
-func newArray(t testing.TB, st *mmapstore.Store, name string, dt arrayx.DType, shape arrayx.Shape, order arrayx.Order, attrs map[string]any) *mmapstore.Array {
-	t.Helper()
-	w, err := st.Create(name, dt, shape, order, &mmapstore.CreateOptions{Attrs: attrs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var seed uint64 = 1469598103934665603
-	for _, c := range []byte(name) {
-		seed = (seed ^ uint64(c)) * 1099511628211
-	}
-	fill(w.Bytes(), seed, dt == arrayx.Bool)
-	a, err := w.Seal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
-	return a
 }
 
 // fileOf returns the whole file of a published array.
@@ -596,13 +536,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Run(network, func(t *testing.T) {
 			// On tmpfs when there is one: this test is about the protocol, and
 			// ~250 MiB of arrays need not go through a disk's writeback.
-			store := func() *mmapstore.Store {
-				var sfs unix.Statfs_t
-				if err := unix.Statfs("/dev/shm", &sfs); err == nil && uint32(sfs.Type) == unix.TMPFS_MAGIC {
-					return shmStoreOrSkip(t)
-				}
-				return newStore(t)
-			}
+			store := func() *mmapstore.Store { return teststore.At(t, testutil.ShmOrTempDir(t)) }
 			local, remote, back := store(), store(), store()
 			_, addr := startServer(t, remote, network, Config{})
 			c := dial(t, addr, nil)
@@ -614,7 +548,7 @@ func TestRoundTrip(t *testing.T) {
 					for _, order := range []arrayx.Order{arrayx.OrderC, arrayx.OrderF} {
 						t.Run(fmt.Sprintf("%v/%s/%v", dt, sh.name, order), func(t *testing.T) {
 							name := fmt.Sprintf("rt/%v/%s_%v", dt, sh.name, order)
-							a := newArray(t, local, name, dt, sh.shape(dt), order, richAttrs(name))
+							a := teststore.NewArray(t, local, name, dt, sh.shape(dt), order, richAttrs(name))
 							roundTrip(t, ctx, c, a, name, local, remote, back)
 						})
 					}
@@ -705,11 +639,11 @@ func roundTrip(t *testing.T, ctx context.Context, c *Client, a *mmapstore.Array,
 // one replaces the old.
 func TestPushReplaces(t *testing.T) {
 	ctx := context.Background()
-	local, remote := newStore(t), newStore(t)
+	local, remote := teststore.Temp(t), teststore.Temp(t)
 	_, addr := startServer(t, remote, "tcp", Config{})
 	c := dial(t, addr, nil)
-	a := newArray(t, local, "one", arrayx.Int32, arrayx.Shape{1000}, arrayx.OrderC, nil)
-	b := newArray(t, local, "two", arrayx.Float64, arrayx.Shape{7, 9}, arrayx.OrderF, map[string]any{"v": int64(2)})
+	a := teststore.NewArray(t, local, "one", arrayx.Int32, arrayx.Shape{1000}, arrayx.OrderC, nil)
+	b := teststore.NewArray(t, local, "two", arrayx.Float64, arrayx.Shape{7, 9}, arrayx.OrderF, map[string]any{"v": int64(2)})
 	for _, x := range []*mmapstore.Array{a, b} {
 		if _, err := c.Push(ctx, x, "same"); err != nil {
 			t.Fatal(err)
@@ -730,9 +664,9 @@ func TestZeroCopy(t *testing.T) {
 	counter := countSendfile(t)
 	for _, network := range []string{"tcp", "unix"} {
 		t.Run(network, func(t *testing.T) {
-			local, remote := newStore(t), newStore(t)
+			local, remote := teststore.Temp(t), teststore.Temp(t)
 			_, addr := startServer(t, remote, network, Config{})
-			a := newArray(t, local, "zc", arrayx.Float32, arrayx.Shape{3, 1 << 20}, arrayx.OrderC, nil) // 12 MiB, 3 blocks
+			a := teststore.NewArray(t, local, "zc", arrayx.Float32, arrayx.Shape{3, 1 << 20}, arrayx.OrderC, nil) // 12 MiB, 3 blocks
 			n := a.Header().NBytes
 
 			t.Run("push_sendfile", func(t *testing.T) {
@@ -769,12 +703,15 @@ func TestZeroCopy(t *testing.T) {
 			})
 			t.Run("pull_sendfile", func(t *testing.T) {
 				c := dial(t, addr, nil)
-				back := newStore(t)
+				back := teststore.Temp(t)
 				counter.reset()
 				st, err := c.Pull(ctx, "sf", back, "")
 				if err != nil {
 					t.Fatal(err)
 				}
+				// The server's hook runs after its last sendfile returns,
+				// which may be after the client has read every byte.
+				testutil.Eventually(5*time.Second, func() bool { _, total, _ := counter.snapshot(); return total >= n })
 				calls, total, _ := counter.snapshot()
 				if calls == 0 || total != n || st.Bytes != n || !st.ZeroCopy || !strings.HasPrefix(st.Method, "sendfile->") {
 					t.Fatalf("server sendfile %d calls %d bytes; stats %+v", calls, total, st)
@@ -783,26 +720,6 @@ func TestZeroCopy(t *testing.T) {
 			})
 		})
 	}
-}
-
-// shmStoreOrSkip opens a store in a fresh directory under /dev/shm (tmpfs).
-func shmStoreOrSkip(t testing.TB) *mmapstore.Store {
-	t.Helper()
-	var sfs unix.Statfs_t
-	if err := unix.Statfs("/dev/shm", &sfs); err != nil || uint32(sfs.Type) != unix.TMPFS_MAGIC {
-		t.Skipf("skipping: /dev/shm is not a tmpfs here (%v)", err)
-	}
-	dir, err := os.MkdirTemp("/dev/shm", "arrayx-netlink-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	s, err := mmapstore.OpenStore(dir, &mmapstore.Options{Sync: mmapstore.SyncNever})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
 }
 
 // TestMethods pushes and pulls with protocol versions 1 and 2, over TCP and
@@ -816,12 +733,12 @@ func TestMethods(t *testing.T) {
 		for _, version := range []int{1, 2} {
 			for _, shm := range []bool{false, true} {
 				t.Run(fmt.Sprintf("%s/v%d/shm=%v", network, version, shm), func(t *testing.T) {
-					local, remote, back := newStore(t), newStore(t), newStore(t)
+					local, remote, back := teststore.Temp(t), teststore.Temp(t), teststore.Temp(t)
 					if shm {
-						remote, back = shmStoreOrSkip(t), shmStoreOrSkip(t)
+						remote, back = teststore.Shm(t), teststore.Shm(t)
 					}
 					_, addr := startServer(t, remote, network, Config{})
-					a := newArray(t, local, "m", arrayx.Complex64, arrayx.Shape{1<<20 + 4321}, arrayx.OrderC, nil) // 8 MiB + a bit: 3 blocks
+					a := teststore.NewArray(t, local, "m", arrayx.Complex64, arrayx.Shape{1<<20 + 4321}, arrayx.OrderC, nil) // 8 MiB + a bit: 3 blocks
 					c := dial(t, addr, &DialOptions{MaxVersion: version})
 					if c.Version() != version {
 						t.Fatalf("agreed on version %d, want %d", c.Version(), version)
@@ -869,20 +786,7 @@ func TestPushLargerThan2GiB(t *testing.T) {
 	}
 	ctx := context.Background()
 	counter := countSendfile(t)
-	base, err := os.MkdirTemp("/dev/shm", "arrayx-netlink-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(base) })
-	open := func(dir string) *mmapstore.Store {
-		s, err := mmapstore.OpenStore(filepath.Join(base, dir), &mmapstore.Options{Sync: mmapstore.SyncNever})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
-	src, dst := open("src"), open("dst")
+	src, dst := teststore.Shm(t), teststore.Shm(t)
 
 	start := time.Now()
 	w, err := src.Create("big", arrayx.Uint8, arrayx.Shape{n}, arrayx.OrderC, nil)
@@ -956,9 +860,9 @@ func TestResume(t *testing.T) {
 		opts := &DialOptions{MaxVersion: version}
 		t.Run(fmt.Sprintf("push/v%d", version), func(t *testing.T) {
 			counter := countSendfile(t)
-			local, remote := newStore(t), newStore(t)
+			local, remote := teststore.Temp(t), teststore.Temp(t)
 			srv, addr := startServer(t, remote, "tcp", Config{})
-			a := newArray(t, local, "src", arrayx.Uint8, arrayx.Shape{blocks * 4 * mib}, arrayx.OrderC, nil)
+			a := teststore.NewArray(t, local, "src", arrayx.Uint8, arrayx.Shape{blocks * 4 * mib}, arrayx.OrderC, nil)
 			h := a.Header()
 			bs := h.BlockSize
 			if bs != 4*mib || h.NumBlocks() != blocks {
@@ -1014,9 +918,9 @@ func TestResume(t *testing.T) {
 		})
 
 		t.Run(fmt.Sprintf("pull/v%d", version), func(t *testing.T) {
-			local, remote := newStore(t), newStore(t)
+			local, remote := teststore.Temp(t), teststore.Temp(t)
 			srv, addr := startServer(t, remote, "tcp", Config{})
-			a := newArray(t, remote, "src", arrayx.Uint8, arrayx.Shape{blocks * 4 * mib}, arrayx.OrderC, nil)
+			a := teststore.NewArray(t, remote, "src", arrayx.Uint8, arrayx.Shape{blocks * 4 * mib}, arrayx.OrderC, nil)
 			h := a.Header()
 			bs := h.BlockSize
 
@@ -1039,7 +943,7 @@ func TestResume(t *testing.T) {
 				done <- result{st, err}
 			}()
 			p.s2c.waitReached(t)
-			waitFor(t, "the client to read everything forwarded", func() bool {
+			testutil.WaitFor(t, "the client to read everything forwarded", func() bool {
 				_, outq := sockQueues(t, p.down)
 				inq, _ := sockQueues(t, c1.c.nc)
 				return outq == 0 && inq == 0
@@ -1084,9 +988,9 @@ func TestCancelBetweenBlocks(t *testing.T) {
 	for _, version := range []int{1, 2} {
 		t.Run(fmt.Sprintf("pull/v%d", version), func(t *testing.T) {
 			rec := recordRecv(t)
-			local, remote := newStore(t), newStore(t)
+			local, remote := teststore.Temp(t), teststore.Temp(t)
 			_, addr := startServer(t, remote, "tcp", Config{})
-			newArray(t, remote, "src", arrayx.Uint8, arrayx.Shape{10 * 4 * mib}, arrayx.OrderC, nil)
+			teststore.NewArray(t, remote, "src", arrayx.Uint8, arrayx.Shape{10 * 4 * mib}, arrayx.OrderC, nil)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			// testHookRecv runs at the start of the data phase, before the
@@ -1112,9 +1016,9 @@ func TestCancelBetweenBlocks(t *testing.T) {
 
 		t.Run(fmt.Sprintf("push/v%d", version), func(t *testing.T) {
 			counter := countSendfile(t)
-			local, remote := newStore(t), newStore(t)
+			local, remote := teststore.Temp(t), teststore.Temp(t)
 			srv, addr := startServer(t, remote, "tcp", Config{})
-			a := newArray(t, local, "src", arrayx.Uint8, arrayx.Shape{sendChunk + 32*mib}, arrayx.OrderC, nil) // two sendfile chunks
+			a := teststore.NewArray(t, local, "src", arrayx.Uint8, arrayx.Shape{sendChunk + 32*mib}, arrayx.OrderC, nil) // two sendfile chunks
 			n := a.Header().NBytes
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -1168,13 +1072,13 @@ func TestCorruptionInFlight(t *testing.T) {
 	for _, dir := range []string{"push", "pull"} {
 		for _, version := range []int{1, 2} {
 			t.Run(fmt.Sprintf("%s/v%d", dir, version), func(t *testing.T) {
-				local, remote := newStore(t), newStore(t)
+				local, remote := teststore.Temp(t), teststore.Temp(t)
 				srv, addr := startServer(t, remote, "tcp", Config{})
 				src := local
 				if dir == "pull" {
 					src = remote
 				}
-				a := newArray(t, src, "x", arrayx.Float64, arrayx.Shape{5 * mib}, arrayx.OrderC, nil) // 40 MiB, 10 blocks
+				a := teststore.NewArray(t, src, "x", arrayx.Float64, arrayx.Shape{5 * mib}, arrayx.OrderC, nil) // 40 MiB, 10 blocks
 				h := a.Header()
 				bs := h.BlockSize
 				p := newProxy(t, addr)
@@ -1242,10 +1146,10 @@ func TestCorruptionInFlight(t *testing.T) {
 // whole array before reading the reply is not reset. Here a hand-written
 // client sends 32 blocks with block 16 corrupt.
 func TestServerDrainsRestOfBadPut(t *testing.T) {
-	local, remote := newStore(t), newStore(t)
+	local, remote := teststore.Temp(t), teststore.Temp(t)
 	_, addr := startServer(t, remote, "tcp", Config{})
 	const blocks, bad = 32, 16
-	a := newArray(t, local, "x", arrayx.Uint8, arrayx.Shape{blocks * 4 * mib}, arrayx.OrderC, nil)
+	a := teststore.NewArray(t, local, "x", arrayx.Uint8, arrayx.Shape{blocks * 4 * mib}, arrayx.OrderC, nil)
 	bs := a.Header().BlockSize
 	data := bytes.Clone(a.Bytes())
 	data[bad*bs+100] ^= 1
@@ -1278,9 +1182,9 @@ func TestServerDrainsRestOfBadPut(t *testing.T) {
 // receiving is refused with mmapstore.ErrBusy; the first completes.
 func TestConcurrentPushOfOneArray(t *testing.T) {
 	ctx := context.Background()
-	local, remote := newStore(t), newStore(t)
+	local, remote := teststore.Temp(t), teststore.Temp(t)
 	_, addr := startServer(t, remote, "tcp", Config{})
-	a := newArray(t, local, "x", arrayx.Int16, arrayx.Shape{4 * mib}, arrayx.OrderC, nil) // 8 MiB
+	a := teststore.NewArray(t, local, "x", arrayx.Int16, arrayx.Shape{4 * mib}, arrayx.OrderC, nil) // 8 MiB
 	p := newProxy(t, addr)
 	p.c2s.holdData(a, mib)
 	c1 := dial(t, p.addr, nil)
@@ -1296,7 +1200,7 @@ func TestConcurrentPushOfOneArray(t *testing.T) {
 		t.Fatalf("second push of the same array: %v, want mmapstore.ErrBusy", err)
 	}
 	// The refusal left c2 usable, and another name is not busy.
-	b := newArray(t, local, "y", arrayx.Int16, arrayx.Shape{100}, arrayx.OrderC, nil)
+	b := teststore.NewArray(t, local, "y", arrayx.Int16, arrayx.Shape{100}, arrayx.OrderC, nil)
 	if _, err := c2.Push(ctx, b, "y"); err != nil {
 		t.Fatalf("push of another array while the first is held: %v", err)
 	}
@@ -1312,9 +1216,9 @@ func TestConcurrentPushOfOneArray(t *testing.T) {
 // missing remote array) leaves the connection usable.
 func TestPullLocalRefusals(t *testing.T) {
 	ctx := context.Background()
-	local, remote := newStore(t), newStore(t)
+	local, remote := teststore.Temp(t), teststore.Temp(t)
 	_, addr := startServer(t, remote, "tcp", Config{})
-	newArray(t, remote, "x", arrayx.Uint16, arrayx.Shape{1 << 20}, arrayx.OrderC, nil) // 2 MiB
+	teststore.NewArray(t, remote, "x", arrayx.Uint16, arrayx.Shape{1 << 20}, arrayx.OrderC, nil) // 2 MiB
 	c := dial(t, addr, &DialOptions{MaxArrayBytes: 1 << 20})
 	cases := []struct {
 		name, remote, as string
@@ -1344,9 +1248,9 @@ func TestPullLocalRefusals(t *testing.T) {
 // panics, when the connection is gone.
 func TestListAfterConnectionLost(t *testing.T) {
 	ctx := context.Background()
-	local, remote := newStore(t), newStore(t)
+	local, remote := teststore.Temp(t), teststore.Temp(t)
 	_, addr := startServer(t, remote, "tcp", Config{IdleTimeout: 100 * time.Millisecond})
-	a := newArray(t, local, "x", arrayx.Uint8, arrayx.Shape{10}, arrayx.OrderC, nil)
+	a := teststore.NewArray(t, local, "x", arrayx.Uint8, arrayx.Shape{10}, arrayx.OrderC, nil)
 	ops := map[string]func(c *Client) error{
 		"List":   func(c *Client) error { _, err := c.List(ctx, ""); return err },
 		"Stat":   func(c *Client) error { _, err := c.Stat(ctx, "x"); return err },
@@ -1395,9 +1299,9 @@ func TestShutdown(t *testing.T) {
 	ctx := context.Background()
 
 	t.Run("deadline_interrupts_put_then_resume", func(t *testing.T) {
-		local, remote := newStore(t), newStore(t)
+		local, remote := teststore.Temp(t), teststore.Temp(t)
 		srv, addr := startServer(t, remote, "tcp", Config{})
-		a := newArray(t, local, "x", arrayx.Uint8, arrayx.Shape{10 * 4 * mib}, arrayx.OrderC, nil)
+		a := teststore.NewArray(t, local, "x", arrayx.Uint8, arrayx.Shape{10 * 4 * mib}, arrayx.OrderC, nil)
 		bs := a.Header().BlockSize
 		p := newProxy(t, addr)
 		p.c2s.holdData(a, 2*bs+bs/2) // a slow client: stalls in block 2
@@ -1445,9 +1349,9 @@ func TestShutdown(t *testing.T) {
 	})
 
 	t.Run("waits_for_in_flight_put", func(t *testing.T) {
-		local, remote := newStore(t), newStore(t)
+		local, remote := teststore.Temp(t), teststore.Temp(t)
 		srv, addr := startServer(t, remote, "tcp", Config{})
-		a := newArray(t, local, "x", arrayx.Uint8, arrayx.Shape{10 * 4 * mib}, arrayx.OrderC, nil)
+		a := teststore.NewArray(t, local, "x", arrayx.Uint8, arrayx.Shape{10 * 4 * mib}, arrayx.OrderC, nil)
 		p := newProxy(t, addr)
 		p.c2s.holdData(a, 10*mib)
 		c := dial(t, p.addr, nil)
@@ -1463,7 +1367,7 @@ func TestShutdown(t *testing.T) {
 			defer cancel()
 			shut <- srv.Shutdown(sctx)
 		}()
-		waitFor(t, "Shutdown to start", srv.isClosing)
+		testutil.WaitFor(t, "Shutdown to start", srv.isClosing)
 		p.c2s.release()
 		if err := <-done; err != nil {
 			t.Fatalf("the PUT in flight at Shutdown failed: %v", err)
@@ -1478,7 +1382,7 @@ func TestShutdown(t *testing.T) {
 	})
 
 	t.Run("connection_idle_after_handshake", func(t *testing.T) {
-		remote := newStore(t)
+		remote := teststore.Temp(t)
 		gate := &gateHandler{msg: "connected", reached: make(chan struct{}), release: make(chan struct{})}
 		srv, addr := startServer(t, remote, "tcp", Config{Logger: slog.New(gate)})
 		dial(t, addr, nil) // the server is now between its handshake and its first read
@@ -1493,7 +1397,7 @@ func TestShutdown(t *testing.T) {
 			defer cancel()
 			shut <- srv.Shutdown(sctx)
 		}()
-		waitFor(t, "Shutdown to mark the connection", func() bool {
+		testutil.WaitFor(t, "Shutdown to mark the connection", func() bool {
 			srv.mu.Lock()
 			defer srv.mu.Unlock()
 			for c := range srv.conns {
@@ -1545,10 +1449,10 @@ func (h *gateHandler) WithGroup(string) slog.Handler      { return h }
 // handshake, between requests, or in the middle of data.
 func TestServerTimeouts(t *testing.T) {
 	ctx := context.Background()
-	local, remote := newStore(t), newStore(t)
+	local, remote := teststore.Temp(t), teststore.Temp(t)
 	cfg := Config{IdleTimeout: 300 * time.Millisecond, ReadTimeout: 300 * time.Millisecond}
 	srv, addr := startServer(t, remote, "tcp", cfg)
-	a := newArray(t, local, "x", arrayx.Uint8, arrayx.Shape{3 * 4 * mib}, arrayx.OrderC, nil)
+	a := teststore.NewArray(t, local, "x", arrayx.Uint8, arrayx.Shape{3 * 4 * mib}, arrayx.OrderC, nil)
 
 	expectClosed := func(t *testing.T, conn net.Conn, within time.Duration) {
 		t.Helper()

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/arrayx/arrayx/arrayx"
+	"github.com/arrayx/arrayx/internal/testutil/teststore"
 	"github.com/arrayx/arrayx/mmapstore"
 )
 
@@ -127,11 +128,11 @@ func newMultiProxy(t testing.TB, target string, cut func(i int, dir string, n in
 func TestStreams(t *testing.T) {
 	smallStreams(t, 8*mib)
 	ctx := context.Background()
-	local, remote, back := newStore(t), newStore(t), newStore(t)
+	local, remote, back := teststore.Temp(t), teststore.Temp(t), teststore.Temp(t)
 	rec := recordRecv(t)
 	counter := countSendfile(t)
 	_, addr := startServer(t, remote, "tcp", Config{})
-	a := newArray(t, local, "s", arrayx.Float32, arrayx.Shape{10 * mib}, arrayx.OrderC, nil) // 40 MiB, 10 blocks
+	a := teststore.NewArray(t, local, "s", arrayx.Float32, arrayx.Shape{10 * mib}, arrayx.OrderC, nil) // 40 MiB, 10 blocks
 	n := a.Header().NBytes
 	for _, streams := range []int{1, 2, 4} {
 		t.Run(fmt.Sprintf("%d", streams), func(t *testing.T) {
@@ -192,13 +193,13 @@ func TestStreamKilled(t *testing.T) {
 	ctx := context.Background()
 	for _, dir := range []string{"push", "pull"} {
 		t.Run(dir, func(t *testing.T) {
-			local, remote := newStore(t), newStore(t)
+			local, remote := teststore.Temp(t), teststore.Temp(t)
 			srv, addr := startServer(t, remote, "tcp", Config{})
 			src, dst := local, remote
 			if dir == "pull" {
 				src, dst = remote, local
 			}
-			a := newArray(t, src, "k", arrayx.Uint8, arrayx.Shape{48 * mib}, arrayx.OrderC, nil) // 12 blocks
+			a := teststore.NewArray(t, src, "k", arrayx.Uint8, arrayx.Shape{48 * mib}, arrayx.OrderC, nil) // 12 blocks
 			data := map[string]string{"push": "c2s", "pull": "s2c"}[dir]
 			// Connection 1 is the second stream (0 is the request's own):
 			// cut it once 5 MiB of data have passed, inside a block.
@@ -260,13 +261,13 @@ func TestResumeWithHoles(t *testing.T) {
 	for _, version := range []int{1, 2} {
 		for _, dir := range []string{"push", "pull"} {
 			t.Run(fmt.Sprintf("%s/v%d", dir, version), func(t *testing.T) {
-				local, remote := newStore(t), newStore(t)
+				local, remote := teststore.Temp(t), teststore.Temp(t)
 				_, addr := startServer(t, remote, "tcp", Config{})
 				src, dst := local, remote
 				if dir == "pull" {
 					src, dst = remote, local
 				}
-				a := newArray(t, src, "h", arrayx.Int16, arrayx.Shape{16 * mib}, arrayx.OrderC, nil) // 32 MiB, 8 blocks
+				a := teststore.NewArray(t, src, "h", arrayx.Int16, arrayx.Shape{16 * mib}, arrayx.OrderC, nil) // 32 MiB, 8 blocks
 				h := a.Header()
 				bs := h.BlockSize
 				heldPartial(t, dst, "h", a, 1, 3, 5)
@@ -308,13 +309,13 @@ func TestDelta(t *testing.T) {
 	ctx := context.Background()
 	for _, dir := range []string{"push", "pull"} {
 		t.Run(dir, func(t *testing.T) {
-			local, remote := newStore(t), newStore(t)
+			local, remote := teststore.Temp(t), teststore.Temp(t)
 			_, addr := startServer(t, remote, "tcp", Config{})
 			src, dst := local, remote
 			if dir == "pull" {
 				src, dst = remote, local
 			}
-			old := newArray(t, dst, "d", arrayx.Float64, arrayx.Shape{5 * mib}, arrayx.OrderC, nil) // 40 MiB, 10 blocks
+			old := teststore.NewArray(t, dst, "d", arrayx.Float64, arrayx.Shape{5 * mib}, arrayx.OrderC, nil) // 40 MiB, 10 blocks
 			h := old.Header()
 			bs := h.BlockSize
 			// The sender's version: blocks 2 and 7 changed.
@@ -362,8 +363,8 @@ func TestDelta(t *testing.T) {
 // that stays usable throughout.
 func TestNegotiation(t *testing.T) {
 	ctx := context.Background()
-	st := newStore(t)
-	newArray(t, st, "n", arrayx.Uint8, arrayx.Shape{1000}, arrayx.OrderC, nil)
+	st := teststore.Temp(t)
+	teststore.NewArray(t, st, "n", arrayx.Uint8, arrayx.Shape{1000}, arrayx.OrderC, nil)
 	_, addr := startServer(t, st, "tcp", Config{})
 	_, solo := startServer(t, st, "tcp", Config{MaxStreams: 1})
 
@@ -446,11 +447,11 @@ func TestNegotiation(t *testing.T) {
 // same digest an array reports and the HTTP ETag carries.
 func TestListPages(t *testing.T) {
 	ctx := context.Background()
-	st := newStore(t)
+	st := teststore.Temp(t)
 	names := []string{"a/1", "a/2", "a/3", "a/4", "a/5", "a2", "b/1"}
 	digests := map[string]string{}
 	for _, n := range names {
-		a := newArray(t, st, n, arrayx.Int8, arrayx.Shape{int64(len(n)) * 100}, arrayx.OrderC, nil)
+		a := teststore.NewArray(t, st, n, arrayx.Int8, arrayx.Shape{int64(len(n)) * 100}, arrayx.OrderC, nil)
 		digests[n] = a.Digest()
 	}
 	_, addr := startServer(t, st, "tcp", Config{})
@@ -495,9 +496,9 @@ func TestListPages(t *testing.T) {
 // its message does not carry the server's paths.
 func TestErrorsAcrossTheWire(t *testing.T) {
 	ctx := context.Background()
-	local, remote := newStore(t), newStore(t)
+	local, remote := teststore.Temp(t), teststore.Temp(t)
 	_, addr := startServer(t, remote, "tcp", Config{})
-	a := newArray(t, local, "e", arrayx.Uint8, arrayx.Shape{1000}, arrayx.OrderC, nil)
+	a := teststore.NewArray(t, local, "e", arrayx.Uint8, arrayx.Shape{1000}, arrayx.OrderC, nil)
 	c := dial(t, addr, nil)
 	if _, err := c.Stat(ctx, "missing"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Stat of a missing array: %v, want fs.ErrNotExist", err)
@@ -534,7 +535,7 @@ func TestErrorsAcrossTheWire(t *testing.T) {
 // TestRequestReadTimeout: once a request's first byte has come, the rest
 // must come within ReadTimeout, however long IdleTimeout is.
 func TestRequestReadTimeout(t *testing.T) {
-	_, addr := startServer(t, newStore(t), "tcp", Config{IdleTimeout: time.Minute, ReadTimeout: 300 * time.Millisecond})
+	_, addr := startServer(t, teststore.Temp(t), "tcp", Config{IdleTimeout: time.Minute, ReadTimeout: 300 * time.Millisecond})
 	r := rawHandshake(t, addr, &body{Version: 1, Versions: []int{1, 2}, Software: "test"})
 	var buf bytes.Buffer
 	writeMsg(&buf, Version2, kindList, &listBody{})
@@ -550,8 +551,8 @@ func TestRequestReadTimeout(t *testing.T) {
 // TestHTTPMaxHeaderBytes: the HTTP endpoint applies the Config's header
 // limit, like the binary server.
 func TestHTTPMaxHeaderBytes(t *testing.T) {
-	st := newStore(t)
-	newArray(t, st, "big", arrayx.Uint8, arrayx.Shape{10}, arrayx.OrderC, map[string]any{"blob": make([]byte, 40<<10)})
+	st := teststore.Temp(t)
+	teststore.NewArray(t, st, "big", arrayx.Uint8, arrayx.Shape{10}, arrayx.OrderC, map[string]any{"blob": make([]byte, 40<<10)})
 	_, base := serveHTTP(t, st, Config{MaxHeaderBytes: 16 << 10})
 	for _, path := range []string{"/v1/arrays/big", "/v1/arrays/big/data"} {
 		resp, err := http.Get(base + path)
@@ -575,13 +576,13 @@ func TestBadBlockStopsReading(t *testing.T) {
 	ctx := context.Background()
 	for _, dir := range []string{"push", "pull"} {
 		t.Run(dir, func(t *testing.T) {
-			local, remote := newStore(t), newStore(t)
+			local, remote := teststore.Temp(t), teststore.Temp(t)
 			_, addr := startServer(t, remote, "tcp", Config{})
 			src := local
 			if dir == "pull" {
 				src = remote
 			}
-			a := newArray(t, src, "b", arrayx.Uint8, arrayx.Shape{256 * mib}, arrayx.OrderC, nil) // 64 blocks
+			a := teststore.NewArray(t, src, "b", arrayx.Uint8, arrayx.Shape{256 * mib}, arrayx.OrderC, nil) // 64 blocks
 			bs := a.Header().BlockSize
 			p := newProxy(t, addr)
 			f := p.c2s

@@ -7,25 +7,11 @@ import (
 	"testing"
 
 	"github.com/arrayx/arrayx/arrayx"
-	"github.com/arrayx/arrayx/mmapstore"
+	"github.com/arrayx/arrayx/internal/testutil"
+	"github.com/arrayx/arrayx/internal/testutil/teststore"
 )
 
 var benchSizes = []int64{1 << 20, 64 << 20}
-
-// benchDir returns a fresh directory on /dev/shm where there is one (memory,
-// so the figures are the copy's, not a disk's), else under the test's
-// temporary directory.
-func benchDir(b *testing.B) string {
-	b.Helper()
-	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
-		dir, err := os.MkdirTemp("/dev/shm", "npy-bench-")
-		if err == nil {
-			b.Cleanup(func() { os.RemoveAll(dir) })
-			return dir
-		}
-	}
-	return b.TempDir()
-}
 
 // benchMethods runs fn once with the kernel path and once with the portable
 // path forced.
@@ -49,7 +35,7 @@ func benchMethods(b *testing.B, fn func(b *testing.B, n int64)) {
 // filesystem; the time includes creating, checksumming and sealing the array.
 func BenchmarkImport(b *testing.B) {
 	benchMethods(b, func(b *testing.B, n int64) {
-		dir := benchDir(b)
+		dir := testutil.ShmOrTempDir(b)
 		hdr, err := MarshalHeader(arrayx.Float64, arrayx.Shape{n / 8}, arrayx.OrderC)
 		if err != nil {
 			b.Fatal(err)
@@ -58,11 +44,7 @@ func BenchmarkImport(b *testing.B) {
 		if err := os.WriteFile(path, append(hdr, randomData(arrayx.Float64, n, 1)...), 0o644); err != nil {
 			b.Fatal(err)
 		}
-		st, err := mmapstore.OpenStore(filepath.Join(dir, "store"), &mmapstore.Options{Sync: mmapstore.SyncNever})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer st.Close()
+		st := teststore.At(b, filepath.Join(dir, "store"))
 		b.SetBytes(n)
 		b.ReportAllocs()
 		for b.Loop() {
@@ -79,13 +61,9 @@ func BenchmarkImport(b *testing.B) {
 // store (fsync included; free on tmpfs).
 func BenchmarkExport(b *testing.B) {
 	benchMethods(b, func(b *testing.B, n int64) {
-		dir := benchDir(b)
-		st, err := mmapstore.OpenStore(filepath.Join(dir, "store"), &mmapstore.Options{Sync: mmapstore.SyncNever})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer st.Close()
-		a := putArray(b, st, "x", arrayx.Float64, arrayx.Shape{n / 8}, arrayx.OrderC, randomData(arrayx.Float64, n, 1))
+		dir := testutil.ShmOrTempDir(b)
+		st := teststore.At(b, filepath.Join(dir, "store"))
+		a := teststore.Put(b, st, "x", arrayx.Float64, arrayx.Shape{n / 8}, arrayx.OrderC, randomData(arrayx.Float64, n, 1))
 		path := filepath.Join(dir, "x.npy")
 		b.SetBytes(n)
 		b.ReportAllocs()

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/arrayx/arrayx/arrayx"
+	"github.com/arrayx/arrayx/internal/testutil/teststore"
 	"github.com/arrayx/arrayx/mmapstore"
 )
 
@@ -42,9 +43,9 @@ func assertOnly(tb testing.TB, dir string, names ...string) {
 // TestExportPaths: the kernel path, the portable path, and an array with no
 // file write the same file.
 func TestExportPaths(t *testing.T) {
-	st, _ := newStore(t)
+	st := teststore.Temp(t)
 	data := randomData(arrayx.Int32, 4*100000, 1)
-	a := putArray(t, st, "x", arrayx.Int32, arrayx.Shape{1000, 100}, arrayx.OrderF, data)
+	a := teststore.Put(t, st, "x", arrayx.Int32, arrayx.Shape{1000, 100}, arrayx.OrderF, data)
 	want, err := MarshalHeader(arrayx.Int32, arrayx.Shape{1000, 100}, arrayx.OrderF)
 	if err != nil {
 		t.Fatal(err)
@@ -96,9 +97,9 @@ func TestExportPaths(t *testing.T) {
 // TestExportRefused: a refused export leaves whatever was at the
 // destination untouched and no temporary file behind.
 func TestExportRefused(t *testing.T) {
-	st, _ := newStore(t)
-	bf := putArray(t, st, "bf", arrayx.BFloat16, arrayx.Shape{4}, arrayx.OrderC, make([]byte, 8))
-	closed := putArray(t, st, "c", arrayx.Float64, arrayx.Shape{4}, arrayx.OrderC, make([]byte, 32))
+	st := teststore.Temp(t)
+	bf := teststore.Put(t, st, "bf", arrayx.BFloat16, arrayx.Shape{4}, arrayx.OrderC, make([]byte, 8))
+	closed := teststore.Put(t, st, "c", arrayx.Float64, arrayx.Shape{4}, arrayx.OrderC, make([]byte, 32))
 	closed.Close()
 	tests := []struct {
 		name string
@@ -137,8 +138,8 @@ func TestExportRefused(t *testing.T) {
 // TestExportReplaces: an existing file is replaced by rename, so a reader
 // that opened the old file keeps reading the old contents.
 func TestExportReplaces(t *testing.T) {
-	st, _ := newStore(t)
-	a := putArray(t, st, "x", arrayx.Uint8, arrayx.Shape{3}, arrayx.OrderC, []byte{1, 2, 3})
+	st := teststore.Temp(t)
+	a := teststore.Put(t, st, "x", arrayx.Uint8, arrayx.Shape{3}, arrayx.OrderC, []byte{1, 2, 3})
 	dir := t.TempDir()
 	path := filepath.Join(dir, "x.npy")
 	if err := os.WriteFile(path, []byte("old contents"), 0o644); err != nil {
@@ -176,13 +177,13 @@ func TestExportReplaces(t *testing.T) {
 // TestRoundTrip: export then import gives the same array, for every shared
 // dtype and both orders.
 func TestRoundTrip(t *testing.T) {
-	st, _ := newStore(t)
+	st := teststore.Temp(t)
 	dir := t.TempDir()
 	for i, dt := range sharedDTypes() {
 		for _, order := range []arrayx.Order{arrayx.OrderC, arrayx.OrderF} {
 			shape := arrayx.Shape{4, 3, 2}
 			data := randomData(dt, 24*int64(dt.ItemSize()), uint64(i))
-			a := putArray(t, st, "src", dt, shape, order, data)
+			a := teststore.Put(t, st, "src", dt, shape, order, data)
 			path := filepath.Join(dir, "rt.npy")
 			if _, err := Export(a, path, &ExportOptions{NoSync: true}); err != nil {
 				t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/arrayx/arrayx/arrayx"
+	"github.com/arrayx/arrayx/internal/testutil/teststore"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -286,7 +287,7 @@ func TestParseDescr(t *testing.T) {
 // which TestExportNumpy shows numpy.save writes identically. Run with
 // -update to rewrite them.
 func TestGolden(t *testing.T) {
-	st, _ := newStore(t)
+	st := teststore.Temp(t)
 	tests := []struct {
 		file  string
 		dt    arrayx.DType
@@ -301,7 +302,7 @@ func TestGolden(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
 			n, _ := tt.shape.NumElements()
-			a := putArray(t, st, "g", tt.dt, tt.shape, tt.order, randomData(tt.dt, n*int64(tt.dt.ItemSize()), uint64(i)))
+			a := teststore.Put(t, st, "g", tt.dt, tt.shape, tt.order, randomData(tt.dt, n*int64(tt.dt.ItemSize()), uint64(i)))
 			out := filepath.Join(t.TempDir(), tt.file)
 			if _, err := Export(a, out, &ExportOptions{NoSync: true}); err != nil {
 				t.Fatal(err)

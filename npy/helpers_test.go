@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/arrayx/arrayx/arrayx"
+	"github.com/arrayx/arrayx/internal/testutil"
 	"github.com/arrayx/arrayx/mmapstore"
 )
 
@@ -66,36 +67,6 @@ func (r *recordingReader) ReadAt(p []byte, off int64) (int, error) {
 	return bytes.NewReader(r.b).ReadAt(p, off)
 }
 
-// newStore opens a store in a fresh temporary directory, on the same
-// filesystem as the test's .npy files so copy_file_range can work.
-func newStore(tb testing.TB) (*mmapstore.Store, string) {
-	tb.Helper()
-	dir := filepath.Join(tb.TempDir(), "store")
-	st, err := mmapstore.OpenStore(dir, &mmapstore.Options{Sync: mmapstore.SyncNever})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { st.Close() })
-	return st, dir
-}
-
-// shmStore opens a store on /dev/shm, a tmpfs: another filesystem than the
-// test's temporary directory, where copy_file_range cannot reach.
-func shmStore(tb testing.TB) *mmapstore.Store {
-	tb.Helper()
-	dir, err := os.MkdirTemp("/dev/shm", "npy-test-")
-	if err != nil {
-		tb.Fatalf("a store on /dev/shm: %v", err)
-	}
-	tb.Cleanup(func() { os.RemoveAll(dir) })
-	st, err := mmapstore.OpenStore(dir, &mmapstore.Options{Sync: mmapstore.SyncNever})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { st.Close() })
-	return st
-}
-
 // assertStoreEmpty checks that the store lists nothing and that its
 // directory holds no file at all, temporary ones included.
 func assertStoreEmpty(tb testing.TB, st *mmapstore.Store) {
@@ -113,23 +84,6 @@ func assertStoreEmpty(tb testing.TB, st *mmapstore.Store) {
 		}
 		return nil
 	})
-}
-
-// putArray seals an array with the given data into st.
-func putArray(tb testing.TB, st *mmapstore.Store, name string, dt arrayx.DType, shape arrayx.Shape, order arrayx.Order, data []byte) *mmapstore.Array {
-	tb.Helper()
-	w, err := st.Create(name, dt, shape, order, nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer w.Abort()
-	copy(w.Bytes(), data)
-	a, err := w.Seal()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { a.Close() })
-	return a
 }
 
 // randomData returns n bytes of seeded random array data for dt; bools are
@@ -171,19 +125,17 @@ func setHooks(tb testing.TB) *[]string {
 	return &seen
 }
 
-// python is Debian's interpreter, with numpy installed; the numpy tests fail
-// (never skip) without it: CI installs python3-numpy.
-const python = "/usr/bin/python3"
-
-// runPython runs a Python script with arguments and returns its stdout.
+// runPython runs a Python script with arguments, with Debian's numpy, and
+// returns its stdout. The numpy tests fail (never skip) without numpy.
 func runPython(tb testing.TB, script string, args ...string) []byte {
 	tb.Helper()
-	cmd := exec.Command(python, append([]string{"-c", script}, args...)...)
+	testutil.RequirePython(tb, "numpy")
+	cmd := exec.Command(testutil.Python, append([]string{"-c", script}, args...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		tb.Fatalf("%s: %v\n%s\n(the numpy tests need %s with numpy: apt-get install python3-numpy)", python, err, stderr.Bytes(), python)
+		tb.Fatalf("%s: %v\n%s", testutil.Python, err, stderr.Bytes())
 	}
 	return out
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/arrayx/arrayx/arrayx"
+	"github.com/arrayx/arrayx/internal/testutil/teststore"
 	"github.com/arrayx/arrayx/mmapstore"
 )
 
@@ -49,7 +50,7 @@ func TestImportMalformed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			st, _ := newStore(t)
+			st := teststore.Temp(t)
 			path := filepath.Join(t.TempDir(), tt.name+".npy")
 			if err := os.WriteFile(path, tt.file, 0o644); err != nil {
 				t.Fatal(err)
@@ -77,7 +78,7 @@ func TestImportMalformed(t *testing.T) {
 func TestImportAbortsMidway(t *testing.T) {
 	for _, tt := range []struct{ name, descr string }{{"copy", "'<f8'"}, {"byteswap", "'>f8'"}} {
 		t.Run(tt.name, func(t *testing.T) {
-			st, _ := newStore(t)
+			st := teststore.Temp(t)
 			path := filepath.Join(t.TempDir(), "x.npy")
 			if err := os.WriteFile(path, npyFile(1, dict(tt.descr, "False", "(100000,)"), make([]byte, 800000)), 0o644); err != nil {
 				t.Fatal(err)
@@ -142,9 +143,9 @@ func TestImportPaths(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			st, _ := newStore(t)
+			st := teststore.Temp(t)
 			if tt.shm {
-				st = shmStore(t)
+				st = teststore.Shm(t)
 			}
 			path := filepath.Join(t.TempDir(), "x.npy")
 			if err := os.WriteFile(path, npyFile(1, dict(tt.descr, "False", "(300000,)"), tt.data), 0o644); err != nil {
@@ -176,7 +177,7 @@ func TestImportPaths(t *testing.T) {
 }
 
 func TestImportNotRegular(t *testing.T) {
-	st, _ := newStore(t)
+	st := teststore.Temp(t)
 	dir := t.TempDir()
 	_, _, err := Import(st, "x", dir, nil)
 	if !errors.Is(err, ErrNotRegular) {
@@ -190,7 +191,7 @@ func TestImportNotRegular(t *testing.T) {
 }
 
 func TestImportBadName(t *testing.T) {
-	st, _ := newStore(t)
+	st := teststore.Temp(t)
 	path := filepath.Join(t.TempDir(), "x.npy")
 	if err := os.WriteFile(path, npyFile(1, dict("'<f8'", "False", "(2, 3)"), f8x23), 0o644); err != nil {
 		t.Fatal(err)
@@ -204,8 +205,8 @@ func TestImportBadName(t *testing.T) {
 // TestImportReplaces: importing under an existing name replaces the array,
 // as Seal does.
 func TestImportReplaces(t *testing.T) {
-	st, _ := newStore(t)
-	putArray(t, st, "x", arrayx.Int8, arrayx.Shape{1}, arrayx.OrderC, []byte{7})
+	st := teststore.Temp(t)
+	teststore.Put(t, st, "x", arrayx.Int8, arrayx.Shape{1}, arrayx.OrderC, []byte{7})
 	path := filepath.Join(t.TempDir(), "x.npy")
 	if err := os.WriteFile(path, npyFile(1, dict("'<f8'", "False", "(2, 3)"), f8x23), 0o644); err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/arrayx/arrayx/arrayx"
+	"github.com/arrayx/arrayx/internal/testutil/teststore"
 )
 
 // The tests in this file run /usr/bin/python3 with Debian's numpy: files
@@ -99,7 +100,7 @@ func TestImportNumpy(t *testing.T) {
 	if len(cases) < 14*8 {
 		t.Fatalf("only %d files from numpy", len(cases))
 	}
-	st, _ := newStore(t)
+	st := teststore.Temp(t)
 	seen := setHooks(t)
 	for _, c := range cases {
 		t.Run(c.Name, func(t *testing.T) {
@@ -192,7 +193,7 @@ type exportResult struct {
 
 func TestExportNumpy(t *testing.T) {
 	dir := t.TempDir()
-	st, _ := newStore(t)
+	st := teststore.Temp(t)
 	seen := setHooks(t)
 	shapes := []struct {
 		shape arrayx.Shape
@@ -221,7 +222,7 @@ func TestExportNumpy(t *testing.T) {
 			name := fmt.Sprintf("%v-%v-%v", dt, strings.Trim(strings.ReplaceAll(s.shape.String(), ", ", "x"), "(,)"), s.order)
 			n, _ := s.shape.NumElements()
 			data := randomData(dt, n*int64(dt.ItemSize()), uint64(i*100+j))
-			a := putArray(t, st, name, dt, s.shape, s.order, data)
+			a := teststore.Put(t, st, name, dt, s.shape, s.order, data)
 			path := filepath.Join(dir, name+".npy")
 			*seen = nil
 			stats, err := Export(a, path, nil)

@@ -18,36 +18,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/arrayx/arrayx/arrayx"
+	"github.com/arrayx/arrayx/internal/testutil"
+	"github.com/arrayx/arrayx/internal/testutil/teststore"
 	"github.com/arrayx/arrayx/mmapstore"
 	"github.com/vmihailenco/msgpack/v5"
 )
-
-// python is Debian's interpreter, with python3-numpy and python3-msgpack.
-const python = "/usr/bin/python3"
-
-var (
-	pythonOnce sync.Once
-	pythonErr  error
-)
-
-// requirePython fails the test unless python, numpy and msgpack work.
-func requirePython(t *testing.T) {
-	t.Helper()
-	pythonOnce.Do(func() {
-		out, err := exec.Command(python, "-B", "-I", "-c", "import numpy, msgpack").CombinedOutput()
-		if err != nil {
-			pythonErr = fmt.Errorf("%v: %s", err, out)
-		}
-	})
-	if pythonErr != nil {
-		t.Fatalf("these tests need %s with numpy and msgpack (apt-get install python3 python3-numpy python3-msgpack; .ci/run installs them): %v",
-			python, pythonErr)
-	}
-}
 
 // moduleDir is the directory holding arrayx.py: the package directory, where
 // go test runs.
@@ -83,7 +61,7 @@ cases = json.load(sys.stdin)
 // standard output, JSON, into out.
 func runPython(t *testing.T, script string, in, out any) {
 	t.Helper()
-	requirePython(t)
+	testutil.RequirePython(t, "numpy", "msgpack")
 	path := filepath.Join(t.TempDir(), "script.py")
 	if err := os.WriteFile(path, []byte(preamble+script), 0o644); err != nil {
 		t.Fatal(err)
@@ -92,7 +70,7 @@ func runPython(t *testing.T, script string, in, out any) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(python, "-B", "-I", path, moduleDir(t))
+	cmd := exec.Command(testutil.Python, "-B", "-I", path, moduleDir(t))
 	cmd.Stdin = bytes.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -102,16 +80,6 @@ func runPython(t *testing.T, script string, in, out any) {
 	if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
 		t.Fatalf("python output %.500q: %v\nstderr: %s", stdout.String(), err, stderr.String())
 	}
-}
-
-func newStore(t *testing.T) *mmapstore.Store {
-	t.Helper()
-	s, err := mmapstore.OpenStore(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
 }
 
 // writeArray creates, fills and seals an array with the Go API and returns
@@ -232,7 +200,7 @@ func readData(t *testing.T, path string, h *arrayx.Header) []byte {
 // shape, strides, read-only memmap, the bytes, elements at given indices, the
 // header (attrs included), read_header, and verify=True.
 func TestEveryDType(t *testing.T) {
-	s := newStore(t)
+	s := teststore.Temp(t)
 	type probe struct {
 		Index  []int64
 		Re, Im float64
@@ -381,7 +349,7 @@ json.dump(out, sys.stdout)
 // TestNestedAttrs checks that attrs of every msgpack kind, nested, reach
 // Python as the equivalent Python values.
 func TestNestedAttrs(t *testing.T) {
-	s := newStore(t)
+	s := teststore.Temp(t)
 	attrs := map[string]any{
 		"units":   "m",
 		"int":     int64(-7),
@@ -482,7 +450,7 @@ func handBuilt(t *testing.T, path string, dt arrayx.DType, shape arrayx.Shape, o
 // corrupts data bytes: verify=True must raise ChecksumError naming the first
 // bad block, as Go's Verify does, while open without verify still maps.
 func TestMultiBlockAndCorruption(t *testing.T) {
-	s := newStore(t)
+	s := teststore.Temp(t)
 	dir := t.TempDir()
 	goPath, goH := writeArray(t, s, "big", arrayx.Float32, arrayx.Shape{3, 700001}, arrayx.OrderF, nil, fillRandom(1))
 	if goH.NumBlocks() != 3 || goH.BlockSize != arrayx.ChooseBlockSize(goH.NBytes) {
@@ -790,7 +758,7 @@ func TestMalformed(t *testing.T) {
 	big := strings.Repeat("x", 5000)
 
 	// The writer's own unsealed temporary file, caught before Seal.
-	s := newStore(t)
+	s := teststore.Temp(t)
 	w, err := s.Create("unsealed", arrayx.Float32, arrayx.Shape{2, 3}, arrayx.OrderC, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -974,7 +942,7 @@ json.dump(out, sys.stdout)
 // OSError for a missing file, verify() on an array, and bfloat16 widening in
 // both orders and for 0-d arrays.
 func TestAPI(t *testing.T) {
-	s := newStore(t)
+	s := teststore.Temp(t)
 	f32, _ := writeArray(t, s, "f32", arrayx.Float32, arrayx.Shape{2, 3}, arrayx.OrderC, map[string]any{"units": "m"},
 		fillValues(arrayx.Float32))
 	bf, _ := writeArray(t, s, "bf", arrayx.BFloat16, arrayx.Shape{3, 4}, arrayx.OrderF, nil, fillValues(arrayx.BFloat16))
@@ -1071,8 +1039,8 @@ json.dump(fails, sys.stdout)
 // TestCLI runs arrayx.py as a program on a good file, a corrupted one and
 // one with a bad magic.
 func TestCLI(t *testing.T) {
-	requirePython(t)
-	s := newStore(t)
+	testutil.RequirePython(t, "numpy", "msgpack")
+	s := teststore.Temp(t)
 	good, h := writeArray(t, s, "cli", arrayx.Float64, arrayx.Shape{4, 5}, arrayx.OrderF, map[string]any{"units": "m/s"},
 		fillValues(arrayx.Float64))
 	b, err := os.ReadFile(good)
@@ -1102,7 +1070,7 @@ func TestCLI(t *testing.T) {
 		{[]string{corrupt, "--verify"}, false, []string{"arrayx: error: " + corrupt + ": checksum mismatch in block 0 of 1"}},
 		{[]string{badMagic}, false, []string{"bad magic"}},
 	} {
-		cmd := exec.Command(python, append([]string{"-B", "-I", script}, c.args...)...)
+		cmd := exec.Command(testutil.Python, append([]string{"-B", "-I", script}, c.args...)...)
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		err := cmd.Run()
@@ -1120,7 +1088,7 @@ func TestCLI(t *testing.T) {
 // TestCRCSpeed measures the numpy CRC-32C and open(verify=True) on a 64 MiB
 // array Go wrote, and logs the rates (go test -v -run CRCSpeed ./python/).
 func TestCRCSpeed(t *testing.T) {
-	s := newStore(t)
+	s := teststore.Temp(t)
 	p, h := writeArray(t, s, "speed", arrayx.Float32, arrayx.Shape{4096, 4096}, arrayx.OrderC, nil, func(b []byte) {
 		fillRandom(3)(b[:1<<20])
 		for n := 1 << 20; n < len(b); n *= 2 {

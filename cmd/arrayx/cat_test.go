@@ -12,11 +12,10 @@ import (
 	"testing"
 
 	"github.com/arrayx/arrayx/arrayx"
+	"github.com/arrayx/arrayx/internal/testutil"
+	"github.com/arrayx/arrayx/internal/testutil/teststore"
 	"github.com/arrayx/arrayx/mmapstore"
 )
-
-// python is the interpreter with numpy that TestCatMatchesNumpy compares with.
-const python = "/usr/bin/python3"
 
 // numpyScript prints each array described on stdin with numpy's print.
 const numpyScript = `
@@ -173,14 +172,8 @@ func TestCatMatchesNumpy(t *testing.T) {
 // the output with numpy's print of the same bytes, all cases in one Python.
 func compareWithNumpy(t *testing.T, dir string, cases []numpyCase) {
 	t.Helper()
-	if out, err := exec.Command(python, "-c", "import numpy").CombinedOutput(); err != nil {
-		t.Fatalf("%s with numpy is required (apt-get install python3-numpy): %v: %s", python, err, out)
-	}
-	st, err := mmapstore.OpenStore(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	testutil.RequirePython(t, "numpy")
+	st := teststore.At(t, dir)
 
 	type pyCase struct {
 		Path      string  `json:"path"`
@@ -202,7 +195,7 @@ func compareWithNumpy(t *testing.T, dir string, cases []numpyCase) {
 			limit = npThreshold
 		}
 		if c.data != nil {
-			putArray(t, dir, c.name, c.dt, c.shape, c.order, c.data)
+			teststore.Put(t, st, c.name, c.dt, c.shape, c.order, c.data)
 		} else {
 			fill := c.fill
 			if fill == "" {
@@ -226,7 +219,7 @@ func compareWithNumpy(t *testing.T, dir string, cases []numpyCase) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(python, "-c", numpyScript)
+	cmd := exec.Command(testutil.Python, "-c", numpyScript)
 	cmd.Stdin = bytes.NewReader(in)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -257,6 +250,7 @@ func shapeArg(s arrayx.Shape) string {
 // shortest digits that identify each bfloat16 value (as ml_dtypes prints).
 func TestCatBFloat16(t *testing.T) {
 	dir := t.TempDir()
+	st := teststore.At(t, dir)
 	bf := func(v ...float32) []byte {
 		var b []byte
 		for _, x := range v {
@@ -279,7 +273,7 @@ func TestCatBFloat16(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			putArray(t, dir, tt.name, arrayx.BFloat16, tt.shape, arrayx.OrderC, tt.data)
+			teststore.Put(t, st, tt.name, arrayx.BFloat16, tt.shape, arrayx.OrderC, tt.data)
 			if got := mustRun(t, dir, "cat", tt.name); got != tt.want {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}

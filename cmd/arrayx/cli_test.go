@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/arrayx/arrayx/arrayx"
 	"github.com/arrayx/arrayx/mmapstore"
 )
 
@@ -42,31 +41,6 @@ func mustRun(t testing.TB, dir string, args ...string) string {
 		t.Fatalf("arrayx %s: exit %d, stderr %q", strings.Join(args, " "), r.code, r.stderr)
 	}
 	return r.stdout
-}
-
-// putArray writes an array with the given raw little-endian data (in memory
-// order) straight through mmapstore, for tests that need exact values.
-func putArray(t testing.TB, dir, name string, dt arrayx.DType, shape arrayx.Shape, order arrayx.Order, data []byte) {
-	t.Helper()
-	st, err := mmapstore.OpenStore(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	w, err := st.Create(name, dt, shape, order, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Abort()
-	if len(data) != len(w.Bytes()) {
-		t.Fatalf("putArray %s: %d bytes of data for a %d-byte array", name, len(data), len(w.Bytes()))
-	}
-	copy(w.Bytes(), data)
-	a, err := w.Seal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.Close()
 }
 
 // openArray opens a sealed array of the store for inspection.

@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arrayx/arrayx/internal/testutil"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -184,7 +185,10 @@ func (m compatMeta) blocks() int64 {
 // compatNetwork pushes, pulls back, lists and replaces arrays through a
 // server of one version with a client of the other.
 func compatNetwork(t *testing.T, server, client *compatCLI, clis []*compatCLI, token string) {
-	cdir, sdir := t.TempDir(), compatShmDir(t)
+	// The server's store is on tmpfs where there is one, where receivers
+	// splice; the client's on t.TempDir(), a disk here, where receivers
+	// write through a mapping: both receive paths are crossed.
+	cdir, sdir := t.TempDir(), testutil.ShmOrTempDir(t)
 	// The arrays each store holds, as the subtests add them.
 	var clientArrays, serverArrays []string
 	src := make(map[string]compatMeta)
@@ -342,7 +346,7 @@ func compatNetwork(t *testing.T, server, client *compatCLI, clis []*compatCLI, t
 // serves the same store, and a client of version client pushes the array
 // again: it must resume after the two blocks.
 func compatResumePush(t *testing.T, first, second, client *compatCLI, token string) {
-	cdir, sdir := t.TempDir(), compatShmDir(t)
+	cdir, sdir := t.TempDir(), testutil.ShmOrTempDir(t)
 	a := compatArray{"big", "float64", "1200,1100", "C", "random", 7, []string{"units=K"}}
 	client.must(t, cdir, a.createArgs()...)
 	meta := compatInfo(t, client, cdir, a.name)
@@ -379,7 +383,7 @@ func compatResumePush(t *testing.T, first, second, client *compatCLI, token stri
 // second then pulls the array from a server of version server into the same
 // store and must resume after the two blocks.
 func compatResumePull(t *testing.T, first, second, server *compatCLI, token string) {
-	cdir, sdir := t.TempDir(), compatShmDir(t)
+	cdir, sdir := t.TempDir(), testutil.ShmOrTempDir(t)
 	a := compatArray{"big", "float64", "1100,1200", "F", "random", 8, []string{"units=Pa"}}
 	server.must(t, sdir, a.createArgs()...)
 	meta := compatInfo(t, server, sdir, a.name)
@@ -458,20 +462,20 @@ save('empty', np.zeros((0, 3), dtype='<u4'))
 // verifies each, and prints the same ls --json, info and cat as the writer
 // (JSON compared on the keys the old version prints).
 func compatFiles(t *testing.T, writer, reader, old *compatCLI) {
-	dir := compatShmDir(t) // no fsync per create: the same files, sooner
+	dir := testutil.ShmOrTempDir(t) // no fsync per create: the same files, sooner
 	var names []string
 	for _, a := range compatFileArrays {
 		writer.must(t, dir, a.createArgs()...)
 		names = append(names, a.name)
 	}
-	if err := exec.Command(python, "-c", "import numpy").Run(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s with numpy is required for the .npy imports (apt-get install python3-numpy): %v", python, err)
+	if err := exec.Command(testutil.Python, "-c", "import numpy").Run(); err != nil {
+		if testutil.CI() {
+			t.Fatalf("%s with numpy is required for the .npy imports (apt-get install python3-numpy): %v", testutil.Python, err)
 		}
-		t.Logf("not importing .npy files: %s with numpy is not available (%v)", python, err)
+		t.Logf("not importing .npy files: %s with numpy is not available (%v)", testutil.Python, err)
 	} else {
 		work := t.TempDir()
-		if out, err := exec.Command(python, "-c", compatNpyScript, work).CombinedOutput(); err != nil {
+		if out, err := exec.Command(testutil.Python, "-c", compatNpyScript, work).CombinedOutput(); err != nil {
 			t.Fatalf("writing .npy files: %v\n%s", err, out)
 		}
 		for _, n := range []string{"f8c", "i2f", "f4be", "c16s", "b1", "empty"} {
@@ -574,8 +578,7 @@ func newCompatCLI(t *testing.T) *compatCLI {
 	}
 	// Built with -race, the binary would sleep a second at every exit
 	// (GORACE atexit_sleep_ms defaults to 1000): over 200 runs, minutes.
-	race := strings.TrimSpace(os.Getenv("GORACE") + " atexit_sleep_ms=0")
-	return &compatCLI{name: "new", path: exe, env: []string{cliEnv + "=1", "GORACE=" + race}}
+	return &compatCLI{name: "new", path: exe, env: []string{cliEnv + "=1", testutil.NoExitSleep()}}
 }
 
 // oldCompatCLI returns the CLI of compatBase, built from git into the user's
@@ -584,17 +587,13 @@ func oldCompatCLI(t *testing.T) *compatCLI {
 	t.Helper()
 	unavailable := func(format string, args ...any) {
 		t.Helper()
-		msg := fmt.Sprintf(format, args...)
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI must run the compatibility test, but %s", msg)
-		}
-		t.Skipf("skipping: %s", msg)
+		testutil.Unavailable(t, "the compatibility test cannot run: "+format, args...)
 	}
 	git := func(dir string, args ...string) (string, error) {
 		out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).Output()
 		return strings.TrimSpace(string(out)), err
 	}
-	if _, err := exec.LookPath("git"); err != nil {
+	if _, err := testutil.LookTool("git"); err != nil {
 		unavailable("git is not installed: the old CLI is built from commit %s", compatBase)
 	}
 	top, err := git(".", "rev-parse", "--show-toplevel")
@@ -717,7 +716,7 @@ type compatServer struct {
 	addr   string
 	cmd    *exec.Cmd
 	stdout compatFirstLine
-	stderr compatBuffer
+	stderr testutil.Buffer
 	done   chan struct{}
 	err    error // from Wait, once done is closed
 }
@@ -774,35 +773,16 @@ func (s *compatServer) stop(t *testing.T) {
 	}
 }
 
-// compatBuffer is a bytes.Buffer safe for a writing process and a reading
-// test.
-type compatBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *compatBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *compatBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // compatFirstLine keeps what is written and sends the first line on line.
 type compatFirstLine struct {
-	compatBuffer
+	testutil.Buffer
 	line chan string
 	sent bool
 }
 
 func (f *compatFirstLine) Write(p []byte) (int, error) {
-	n, err := f.compatBuffer.Write(p)
-	if s := f.compatBuffer.String(); !f.sent && strings.Contains(s, "\n") {
+	n, err := f.Buffer.Write(p)
+	if s := f.Buffer.String(); !f.sent && strings.Contains(s, "\n") {
 		f.sent = true
 		f.line <- s[:strings.IndexByte(s, '\n')]
 	}
@@ -844,22 +824,6 @@ func compatWriteNpy(t *testing.T, path, descr string, shape []int64, data []byte
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// compatShmDir is a store on tmpfs, when /dev/shm is there. Servers' stores
-// are there, where receivers splice; clients' are t.TempDir(), on disk here,
-// where receivers write through a mapping: both receive paths are crossed.
-func compatShmDir(t *testing.T) string {
-	t.Helper()
-	if fi, err := os.Stat("/dev/shm"); err != nil || !fi.IsDir() {
-		return t.TempDir()
-	}
-	dir, err := os.MkdirTemp("/dev/shm", "arrayx-compat-")
-	if err != nil {
-		return t.TempDir()
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
 }
 
 func compatPath(dir, name string) string {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/arrayx/arrayx/arrayx"
+	"github.com/arrayx/arrayx/internal/testutil"
 )
 
 // TestShortestFloat16MatchesNumpy compares the shortest digits of every
@@ -20,7 +21,8 @@ import numpy as np
 v = np.arange(1, 0x7c00, dtype=np.uint16).view(np.float16)
 print("\n".join(np.format_float_scientific(x, unique=True, trim='-') for x in v))
 `
-	out, err := exec.Command(python, "-c", script).Output()
+	testutil.RequirePython(t, "numpy")
+	out, err := exec.Command(testutil.Python, "-c", script).Output()
 	if err != nil {
 		t.Fatalf("numpy: %v", err)
 	}

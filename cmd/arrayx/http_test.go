@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/arrayx/arrayx/internal/testutil"
 )
 
 // TestServeHTTPRealClients serves a store with `arrayx serve --http` in its
@@ -20,11 +22,9 @@ import (
 // ranged) and with Python's urllib into numpy.frombuffer. The trace proves
 // the bodies left by sendfile(2).
 func TestServeHTTPRealClients(t *testing.T) {
-	for _, tool := range []string{"curl", "strace", "/usr/bin/python3"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is needed (bash .ci/run installs it): %v", tool, err)
-		}
-	}
+	testutil.RequireTool(t, "curl")
+	testutil.RequireTool(t, "strace")
+	testutil.RequirePython(t, "numpy")
 	dir := t.TempDir()
 	mustRun(t, dir, "create", "sim/temperature", "--dtype", "float64", "--shape", "300,400", "--fill", "arange")
 	mustRun(t, dir, "create", "counts", "--dtype", "int32", "--shape", "1000", "--order", "F", "--fill", "arange")
@@ -84,7 +84,7 @@ h, part = get("/v1/arrays/counts/data", "bytes=40-79")
 assert np.frombuffer(part, dtype="int32").tolist() == list(range(10, 20)), "range values differ"
 print(a.shape, a.dtype, a.sum(), c.sum())
 `
-	out, err := exec.Command("/usr/bin/python3", "-c", script, base, "s3cret").CombinedOutput()
+	out, err := exec.Command(testutil.Python, "-c", script, base, "s3cret").CombinedOutput()
 	if err != nil {
 		t.Fatalf("python: %v\n%s", err, out)
 	}

@@ -9,15 +9,18 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/arrayx/arrayx/internal/testutil"
 )
 
 // runNumpy runs a script with Debian's python3 and numpy. The test fails,
 // never skips, without them: CI installs python3-numpy.
 func runNumpy(t *testing.T, script string, args ...string) string {
 	t.Helper()
-	out, err := exec.Command(python, append([]string{"-c", script}, args...)...).CombinedOutput()
+	testutil.RequirePython(t, "numpy")
+	out, err := exec.Command(testutil.Python, append([]string{"-c", script}, args...)...).CombinedOutput()
 	if err != nil {
-		t.Fatalf("%s with numpy is required (apt-get install python3-numpy): %v\n%s", python, err, out)
+		t.Fatalf("%s: %v\n%s", testutil.Python, err, out)
 	}
 	return string(out)
 }

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/arrayx/arrayx/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -63,11 +64,11 @@ func Available(opts Options) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("%w: not root (namespaces, veths and qdiscs need CAP_SYS_ADMIN and CAP_NET_ADMIN)", ErrUnavailable)
 	}
-	if _, err := lookTool("ip"); err != nil {
+	if _, err := testutil.LookTool("ip"); err != nil {
 		return fmt.Errorf("%w: %v (apt-get install iproute2)", ErrUnavailable, err)
 	}
 	if opts.Rate != "" {
-		if _, err := lookTool("tc"); err != nil {
+		if _, err := testutil.LookTool("tc"); err != nil {
 			return fmt.Errorf("%w: Rate needs tc: %v (apt-get install iproute2)", ErrUnavailable, err)
 		}
 	}
@@ -84,10 +85,10 @@ func Available(opts Options) error {
 // as an x_tables target: iptables-nft would translate it to nftables'
 // queue expression, which the kernel lacks (CONFIG_NFT_QUEUE is not set).
 var iptablesLegacy = sync.OnceValues(func() (string, error) {
-	if p, err := lookTool("iptables-legacy"); err == nil {
+	if p, err := testutil.LookTool("iptables-legacy"); err == nil {
 		return p, nil
 	}
-	p, err := lookTool("iptables")
+	p, err := testutil.LookTool("iptables")
 	if err != nil {
 		return "", fmt.Errorf("%w: Delay needs iptables: %v (apt-get install iptables)", ErrUnavailable, err)
 	}
@@ -502,7 +503,7 @@ func run(tool string, args ...string) error {
 // runBatch runs a tool of iproute2 with -batch - and in as its input
 // (or, with in empty, as run does).
 func runBatch(in, tool string, args ...string) error {
-	p, err := lookTool(tool)
+	p, err := testutil.LookTool(tool)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}

@@ -64,11 +64,12 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/arrayx/arrayx/internal/testutil"
 )
 
 // MaxHosts is the largest Options.Hosts: host addresses are .1 to .250 of
@@ -127,7 +128,7 @@ type Host struct {
 // CI must not pass by skipping, so there the test fails.
 func New(t testing.TB, opts Options) *Net {
 	t.Helper()
-	skipUnavailable(t, opts)
+	Need(t, opts)
 	n, err := Setup(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -140,15 +141,13 @@ func New(t testing.TB, opts Options) *Net {
 	return n
 }
 
-// skipUnavailable skips the test, or fails it when CI is set, if Setup
-// cannot build a network with opts on this machine.
-func skipUnavailable(t testing.TB, opts Options) {
+// Need skips the test, or fails it when CI is set (testutil.Unavailable),
+// if Setup cannot build a network with opts on this machine: for tests that
+// build theirs in another process.
+func Need(t testing.TB, opts Options) {
 	t.Helper()
 	if err := Available(opts); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%v (CI is set, so this fails instead of skipping)", err)
-		}
-		t.Skip(err)
+		testutil.Unavailable(t, "%v", err)
 	}
 }
 
@@ -158,7 +157,7 @@ func skipUnavailable(t testing.TB, opts Options) {
 // host when the Net closes keeps the namespace alive until it exits.
 func (h *Host) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	ip := "ip"
-	if p, err := lookTool("ip"); err == nil {
+	if p, err := testutil.LookTool("ip"); err == nil {
 		ip = p
 	}
 	return exec.CommandContext(ctx, ip, append([]string{"netns", "exec", h.NS, name}, args...)...)
@@ -191,19 +190,3 @@ func (h *Host) DialContext(ctx context.Context, network, address string) (net.Co
 
 // String returns the host's name and address, for test logs.
 func (h *Host) String() string { return fmt.Sprintf("%s(%s)", h.Name, h.IP) }
-
-// lookTool finds one of the system tools Setup runs. Besides PATH it tries
-// the sbin directories, where Debian keeps ip, tc and iptables and which a
-// non-login root shell may not have on its PATH.
-func lookTool(name string) (string, error) {
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p, nil
-	}
-	for _, dir := range []string{"/usr/sbin", "/sbin"} {
-		if q, err := exec.LookPath(dir + "/" + name); err == nil {
-			return q, nil
-		}
-	}
-	return "", err
-}

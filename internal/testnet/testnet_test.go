@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arrayx/arrayx/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -367,7 +368,7 @@ func openFDs(t *testing.T) map[string]bool {
 // namespaces and descriptors, which parallel tests would change.
 func TestCloseRemovesEverything(t *testing.T) {
 	opts := Options{Hosts: 3, Rate: "1gbit", Delay: 5 * time.Millisecond}
-	skipUnavailable(t, opts)
+	Need(t, opts)
 	rootVeths := func() string {
 		out, err := exec.Command("ip", "-o", "link", "show", "type", "veth").CombinedOutput()
 		if err != nil {
@@ -446,7 +447,7 @@ func TestDoLeavesNoThreadInHost(t *testing.T) {
 
 func TestSetupFailureLeavesNothing(t *testing.T) {
 	opts := Options{Hosts: 2, Rate: "fast", Delay: time.Millisecond}
-	skipUnavailable(t, opts)
+	Need(t, opts)
 	before := ourNamespaces(t)
 	// tc refuses the rate after the namespaces, veths and bridge exist.
 	n, err := Setup(opts)
@@ -464,7 +465,7 @@ func TestSetupFailureLeavesNothing(t *testing.T) {
 
 func TestSetupRemovesStaleNamespaces(t *testing.T) {
 	opts := Options{Hosts: 2}
-	skipUnavailable(t, opts)
+	Need(t, opts)
 	// A pid that was just freed, and this pid with a start time that is
 	// not its own (a reused pid): both creators are gone. This process's
 	// real pid and start time is alive and must stay.
@@ -483,17 +484,15 @@ func TestSetupRemovesStaleNamespaces(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer zombie.Wait()
-	zstart := ""
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		state, st, err := procStat(zombie.Process.Pid)
-		if err != nil || time.Now().After(deadline) {
-			t.Fatalf("waiting for a zombie: state %c, %v", state, err)
-		}
-		if state == 'Z' {
-			zstart = st
-			break
-		}
-		time.Sleep(time.Millisecond)
+	var (
+		state  byte
+		zstart string
+	)
+	if !testutil.Eventually(5*time.Second, func() bool {
+		state, zstart, err = procStat(zombie.Process.Pid)
+		return err != nil || state == 'Z'
+	}) || err != nil {
+		t.Fatalf("waiting for a zombie: state %c, %v", state, err)
 	}
 	dead := fmt.Sprintf("%s%d-1-1-sw", nsPrefix, child.Process.Pid)
 	reused := fmt.Sprintf("%s%d-1-1-sw", nsPrefix, os.Getpid())

@@ -7,60 +7,14 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/arrayx/arrayx/internal/testutil"
 	"golang.org/x/sys/unix"
 )
-
-// needs skips the test, saying why, when ok is false; under CI (the CI
-// environment variable set) it fails instead, so CI cannot pass by skipping.
-func needs(t testing.TB, ok bool, format string, args ...any) {
-	t.Helper()
-	if ok {
-		return
-	}
-	why := fmt.Sprintf(format, args...)
-	if os.Getenv("CI") != "" {
-		t.Fatalf("CI must be able to run this test: %s", why)
-	}
-	t.Skipf("skipping: %s", why)
-}
-
-// fsType is the filesystem magic of dir.
-func fsType(t testing.TB, dir string) uint32 {
-	t.Helper()
-	var st unix.Statfs_t
-	if err := unix.Statfs(dir, &st); err != nil {
-		t.Fatal(err)
-	}
-	return uint32(st.Type) // int32 on 386, int64 on amd64
-}
-
-// shmDir is a fresh directory on /dev/shm, which must be tmpfs.
-func shmDir(t testing.TB) string {
-	t.Helper()
-	_, err := os.Stat("/dev/shm")
-	needs(t, err == nil && fsType(t, "/dev/shm") == unix.TMPFS_MAGIC, "/dev/shm is not a tmpfs here")
-	dir, err := os.MkdirTemp("/dev/shm", "zerocopy-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
-
-// diskDir is the test's temporary directory, which must not be a tmpfs
-// (the cross-filesystem tests pair it with /dev/shm).
-func diskDir(t testing.TB) string {
-	t.Helper()
-	dir := t.TempDir()
-	needs(t, fsType(t, dir) != unix.TMPFS_MAGIC, "%s is a tmpfs: set TMPDIR to a directory on disk", dir)
-	return dir
-}
 
 // offset is f's own file offset.
 func offset(t testing.TB, f *os.File) int64 {
@@ -129,7 +83,7 @@ func readAll(c net.Conn) <-chan []byte {
 // reading or moving the file's own offset.
 func TestSendFile(t *testing.T) {
 	data := pattern(3<<20+5, 1)
-	src := fileWith(t, shmDir(t), data)
+	src := fileWith(t, testutil.ShmDir(t), data)
 	for _, network := range []string{"tcp", "unix"} {
 		t.Run(network, func(t *testing.T) {
 			seek(t, src, 12345) // whatever it is, SendFile must leave it
@@ -167,7 +121,7 @@ func TestSendFile(t *testing.T) {
 // connection: none sees another's offset.
 func TestSendFileConcurrent(t *testing.T) {
 	data := pattern(4<<20, 2)
-	src := fileWith(t, shmDir(t), data)
+	src := fileWith(t, testutil.ShmDir(t), data)
 	const parts = 4
 	size := int64(len(data)) / parts
 	errs := make(chan error, parts)
@@ -203,7 +157,7 @@ func TestSendFileConcurrent(t *testing.T) {
 // the given bytes, in a handful of pages of memory.
 func bigSparse(t testing.TB, size int64, marks map[int64]byte) *os.File {
 	t.Helper()
-	f := fileWith(t, shmDir(t), nil)
+	f := fileWith(t, testutil.ShmDir(t), nil)
 	if err := f.Truncate(size); err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +242,7 @@ func TestSendFilePast2GiB(t *testing.T) {
 // too, never a refusal.
 func TestSendFileErrors(t *testing.T) {
 	data := pattern(64<<20, 5) // more than any socket buffer on loopback
-	src := fileWith(t, shmDir(t), data)
+	src := fileWith(t, testutil.ShmDir(t), data)
 	t.Run("deadline-past", func(t *testing.T) {
 		send, recv := connPair(t, "tcp")
 		got := readAll(recv)
@@ -335,7 +289,7 @@ func TestSendFileErrors(t *testing.T) {
 // for refusals too), so it reports what it sent with handled false.
 func TestSendFileShortSource(t *testing.T) {
 	data := pattern(1000, 6)
-	src := fileWith(t, shmDir(t), data)
+	src := fileWith(t, testutil.ShmDir(t), data)
 	send, recv := connPair(t, "tcp")
 	got := readAll(recv)
 	rec := record(t)
@@ -401,7 +355,7 @@ func TestCopyFileRange(t *testing.T) {
 	for _, fs := range []struct {
 		name string
 		dir  func(testing.TB) string
-	}{{"tmpfs", shmDir}, {"disk", diskDir}} {
+	}{{"tmpfs", testutil.ShmDir}, {"disk", testutil.DiskDir}} {
 		t.Run(fs.name, func(t *testing.T) {
 			dir := fs.dir(t)
 			src := fileWith(t, dir, data)
@@ -415,7 +369,7 @@ func TestCopyFileRange(t *testing.T) {
 		})
 	}
 	t.Run("short-source", func(t *testing.T) {
-		dir := shmDir(t)
+		dir := testutil.ShmDir(t)
 		src := fileWith(t, dir, data[:1000])
 		dst := fileWith(t, dir, nil)
 		rec := record(t)
@@ -431,9 +385,9 @@ func TestCopyFileRange(t *testing.T) {
 	// Between /dev/shm and a disk Linux refuses copy_file_range (EXDEV):
 	// nothing moves, and the caller takes another way.
 	t.Run("cross-fs", func(t *testing.T) {
-		src := fileWith(t, shmDir(t), data)
+		src := fileWith(t, testutil.ShmDir(t), data)
 		old := filled(100, 0xee)
-		dst := fileWith(t, diskDir(t), old)
+		dst := fileWith(t, testutil.DiskDir(t), old)
 		roff, woff := int64(0), int64(0)
 		if _, err := unix.CopyFileRange(int(src.Fd()), &roff, int(dst.Fd()), &woff, 1, 0); err != unix.EXDEV {
 			t.Fatalf("copy_file_range from /dev/shm to %s: %v, want EXDEV (the test's premise)", filepath.Dir(dst.Name()), err)
@@ -451,7 +405,7 @@ func TestCopyFileRange(t *testing.T) {
 	// copy_file_range refuses an O_APPEND destination (EBADF): a refusal,
 	// not an error.
 	t.Run("append-dst", func(t *testing.T) {
-		dir := shmDir(t)
+		dir := testutil.ShmDir(t)
 		src := fileWith(t, dir, data)
 		old := filled(100, 0xee)
 		dst := fileWith(t, dir, old)
@@ -477,7 +431,7 @@ func TestSendFileToFile(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		src, dst func(testing.TB) string
-	}{{"tmpfs-to-disk", shmDir, diskDir}, {"disk-to-tmpfs", diskDir, shmDir}} {
+	}{{"tmpfs-to-disk", testutil.ShmDir, testutil.DiskDir}, {"disk-to-tmpfs", testutil.DiskDir, testutil.ShmDir}} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := fileWith(t, tc.src(t), data)
 			old := filled(1<<20, 0xee)
@@ -492,8 +446,8 @@ func TestSendFileToFile(t *testing.T) {
 		})
 	}
 	t.Run("short-source", func(t *testing.T) {
-		src := fileWith(t, diskDir(t), data[:1000])
-		dst := fileWith(t, shmDir(t), nil)
+		src := fileWith(t, testutil.DiskDir(t), data[:1000])
+		dst := fileWith(t, testutil.ShmDir(t), nil)
 		rec := record(t)
 		c, handled, err := SendFileToFile(dst, 50, src, 100, 5000)
 		if c != 900 || handled || err != nil {
@@ -510,9 +464,9 @@ func TestSendFileToFile(t *testing.T) {
 	// sendfile refuses an O_APPEND destination (EINVAL: it would not write
 	// at the offset asked): a refusal, nothing written.
 	t.Run("append-dst", func(t *testing.T) {
-		src := fileWith(t, shmDir(t), data)
+		src := fileWith(t, testutil.ShmDir(t), data)
 		old := filled(100, 0xee)
-		dst := fileWith(t, diskDir(t), old)
+		dst := fileWith(t, testutil.DiskDir(t), old)
 		app, err := os.OpenFile(dst.Name(), os.O_WRONLY|os.O_APPEND, 0)
 		if err != nil {
 			t.Fatal(err)
@@ -552,8 +506,8 @@ func TestSendFileToFile(t *testing.T) {
 	// A full filesystem is a failure, not a refusal: handled true, the error
 	// wraps ENOSPC, and n is what reached the file.
 	t.Run("no-space", func(t *testing.T) {
-		mnt := mount(t, "tmpfs", "-t", "tmpfs", "-o", "size=1m", "tmpfs")
-		src := fileWith(t, shmDir(t), data)
+		mnt := testutil.Tmpfs(t, "1m")
+		src := fileWith(t, testutil.ShmDir(t), data)
 		dst := fileWith(t, mnt, nil)
 		rec := record(t)
 		c, handled, err := SendFileToFile(dst, 0, src, 0, int64(len(data)))
@@ -565,46 +519,6 @@ func TestSendFileToFile(t *testing.T) {
 		}
 		rec.only(t, OpSendfile, c)
 	})
-}
-
-// mount mounts a filesystem (mount's arguments, the mount point last added)
-// on a fresh directory for the test's duration. It needs root.
-func mount(t testing.TB, what string, args ...string) string {
-	t.Helper()
-	needs(t, os.Geteuid() == 0, "mounting %s needs root (uid %d)", what, os.Geteuid())
-	mnt := filepath.Join(t.TempDir(), "mnt")
-	if err := os.Mkdir(mnt, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("mount", append(args, mnt)...).CombinedOutput(); err != nil {
-		t.Fatalf("mount %s: %v: %s", what, err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", mnt, err, out)
-		}
-	})
-	return mnt
-}
-
-// mountXFS mounts a fresh XFS image with reflinks (the way
-// mmapstore's TestCopyReflink does) and returns its mount point.
-func mountXFS(t testing.TB) string {
-	t.Helper()
-	needs(t, os.Geteuid() == 0, "mounting an XFS image needs root (uid %d)", os.Geteuid())
-	mkfs, err := exec.LookPath("mkfs.xfs")
-	needs(t, err == nil, "mkfs.xfs is needed (apt-get install xfsprogs; bash .ci/run installs it)")
-	img := filepath.Join(t.TempDir(), "xfs.img")
-	if err := os.WriteFile(img, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(img, 320<<20); err != nil { // about the smallest XFS that mkfs.xfs makes
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(mkfs, "-q", "-m", "reflink=1", img).CombinedOutput(); err != nil {
-		t.Fatalf("mkfs.xfs: %v: %s", err, out)
-	}
-	return mount(t, "an XFS image", "-o", "loop", img)
 }
 
 // usedBytes is the space in use on f's filesystem once everything written
@@ -623,7 +537,7 @@ func usedBytes(t testing.TB, f *os.File) int64 {
 
 // tmpfs has no reflinks: Reflink is refused, with no error, nothing changed.
 func TestReflinkTmpfs(t *testing.T) {
-	dir := shmDir(t)
+	dir := testutil.ShmDir(t)
 	data := pattern(1<<20, 9)
 	src := fileWith(t, dir, data)
 	old := filled(4096, 0xee)
@@ -644,7 +558,7 @@ func TestReflinkTmpfs(t *testing.T) {
 // the filesystem's used space does not grow by its size, and writing the
 // copy leaves the source alone.
 func TestReflinkXFS(t *testing.T) {
-	mnt := mountXFS(t)
+	mnt := testutil.XFS(t)
 	const size = 16 << 20
 	data := pattern(size+100, 10) // ends in a partial block
 	src := fileWith(t, mnt, data)
