@@ -10,17 +10,17 @@ import (
 	"github.com/arrayx/arrayx/arrayx"
 )
 
-// forBlocks calls fn for each block in [first, last) of an array's data, on up
-// to GOMAXPROCS goroutines. It returns the error of the lowest-numbered block
-// that failed, so results do not depend on scheduling. A memory fault while
-// reading the mapping (a file truncated behind our back) becomes ErrFault
-// instead of crashing the process.
-func forBlocks(h *arrayx.Header, data []byte, first, last int, fn func(i int, block []byte) error) error {
+// eachBlock calls a function for every block number in [first, last), on up
+// to GOMAXPROCS goroutines. newWorker is called once per goroutine and
+// returns that goroutine's function (so that it can own a buffer) and what
+// to do when it is done. After a failure no more blocks are handed out, and
+// the error of the lowest-numbered block that failed is returned, so
+// results do not depend on scheduling.
+func eachBlock(first, last int, newWorker func() (fn func(i int) error, done func())) error {
 	n := last - first
 	if n <= 0 {
 		return nil
 	}
-	workers := min(runtime.GOMAXPROCS(0), n)
 	var (
 		next    atomic.Int64
 		stop    atomic.Bool
@@ -30,38 +30,27 @@ func forBlocks(h *arrayx.Header, data []byte, first, last int, fn func(i int, bl
 		wg      sync.WaitGroup
 	)
 	next.Store(int64(first))
-	fail := func(i int, err error) {
-		stop.Store(true)
-		mu.Lock()
-		if i < errAt {
-			errAt, errSeen = i, err
-		}
-		mu.Unlock()
-	}
 	work := func() {
 		defer wg.Done()
-		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-		i := -1
-		defer func() {
-			if r := recover(); r != nil {
-				if f, ok := r.(interface{ Addr() uintptr }); ok { // the fault SetPanicOnFault turned into a panic
-					r = fmt.Sprintf("fault at address %#x", f.Addr())
-				}
-				fail(i, fmt.Errorf("%w: block %d: %v", ErrFault, i, r))
-			}
-		}()
-		for {
-			i = int(next.Add(1) - 1)
-			if i >= last || stop.Load() {
+		fn, done := newWorker()
+		defer done()
+		for !stop.Load() {
+			i := int(next.Add(1) - 1)
+			if i >= last {
 				return
 			}
-			off, size := h.Block(i)
-			if err := fn(i, data[off:off+size]); err != nil {
-				fail(i, err)
+			if err := fn(i); err != nil {
+				stop.Store(true)
+				mu.Lock()
+				if i < errAt {
+					errAt, errSeen = i, err
+				}
+				mu.Unlock()
 				return
 			}
 		}
 	}
+	workers := min(runtime.GOMAXPROCS(0), n)
 	wg.Add(workers)
 	for range workers - 1 {
 		go work()
@@ -69,6 +58,28 @@ func forBlocks(h *arrayx.Header, data []byte, first, last int, fn func(i int, bl
 	work()
 	wg.Wait()
 	return errSeen
+}
+
+// forBlocks calls fn for each block in [first, last) of an array's data in
+// memory (a mapping), in parallel (eachBlock). A memory fault while reading
+// the mapping (a file truncated behind our back) becomes ErrFault instead
+// of crashing the process.
+func forBlocks(h *arrayx.Header, data []byte, first, last int, fn func(i int, block []byte) error) error {
+	return eachBlock(first, last, func() (func(int) error, func()) {
+		return func(i int) (err error) {
+			defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+			defer func() {
+				if r := recover(); r != nil {
+					if f, ok := r.(interface{ Addr() uintptr }); ok { // the fault SetPanicOnFault turned into a panic
+						r = fmt.Sprintf("fault at address %#x", f.Addr())
+					}
+					err = fmt.Errorf("%w: block %d: %v", ErrFault, i, r)
+				}
+			}()
+			off, size := h.Block(i)
+			return fn(i, data[off:off+size])
+		}, func() {}
+	})
 }
 
 // computeCRCs returns the CRC-32C table of data, computed in parallel.

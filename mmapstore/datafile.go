@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
-	"sync"
-	"sync/atomic"
 	"syscall"
 
 	"github.com/arrayx/arrayx/arrayx"
@@ -203,57 +200,19 @@ func (d dataFile) blockCRC(h *arrayx.Header, i int, buf []byte) (uint32, error) 
 }
 
 // scanBlocks computes the CRC-32C of each block in [first, last) from the
-// file and passes it to fn, on up to GOMAXPROCS goroutines. It returns the
-// error of the lowest-numbered block that failed, so results do not depend
-// on scheduling; fn errors stop the scan.
+// file and passes it to fn, in parallel (eachBlock: the lowest failing
+// block's error is returned); fn errors stop the scan.
 func (d dataFile) scanBlocks(h *arrayx.Header, first, last int, fn func(i int, crc uint32) error) error {
-	n := last - first
-	if n <= 0 {
-		return nil
-	}
-	var (
-		next    atomic.Int64
-		stop    atomic.Bool
-		mu      sync.Mutex
-		errAt   = last
-		errSeen error
-		wg      sync.WaitGroup
-	)
-	next.Store(int64(first))
-	work := func() {
-		defer wg.Done()
+	return eachBlock(first, last, func() (func(int) error, func()) {
 		bp := chunkPool.Get()
-		defer chunkPool.Put(bp)
-		for !stop.Load() {
-			i := int(next.Add(1) - 1)
-			if i >= last {
-				return
-			}
+		return func(i int) error {
 			crc, err := d.blockCRC(h, i, *bp)
 			if err != nil {
-				err = fmt.Errorf("block %d: %w", i, err)
-			} else {
-				err = fn(i, crc)
+				return fmt.Errorf("block %d: %w", i, err)
 			}
-			if err != nil {
-				stop.Store(true)
-				mu.Lock()
-				if i < errAt {
-					errAt, errSeen = i, err
-				}
-				mu.Unlock()
-				return
-			}
-		}
-	}
-	workers := min(runtime.GOMAXPROCS(0), n)
-	wg.Add(workers)
-	for range workers - 1 {
-		go work()
-	}
-	work()
-	wg.Wait()
-	return errSeen
+			return fn(i, crc)
+		}, func() { chunkPool.Put(bp) }
+	})
 }
 
 // verify checks blocks [first, last) against h's CRC table.
