@@ -16,6 +16,22 @@
 // with the array. Verify and VerifyRange check the data against the CRC
 // table, in parallel.
 //
+// A receiver (Store.Receive) fills a Partial block by block: each block is
+// read from the network into a small buffer, checked against the header's
+// CRC while its bytes are hot, and written in place with pwrite
+// (ReceiveAt), in any order and from any number of connections at once.
+// Missing says what is left, WaitBlock waits for one block, Seed copies
+// the blocks an older version of the array holds unchanged, and Complete
+// publishes by rename once every block is held.
+//
+// Whole-array passes that are not the producer's own (Verify, receiving,
+// sending by copy, Copy's verification, sealing an import) read the file
+// at explicit offsets through small hot buffers instead of a mapping: on
+// virtual machines the first touches of a fresh mapping cost more than the
+// copy into a buffer, and a file cut short reads short instead of
+// faulting. Array.SendData sends a range by sendfile(2) at explicit
+// offsets, so no caller ever moves a file's shared offset.
+//
 // A Store is a directory of arrays named like "sim/run-1/temperature", each
 // in a file NAME.arx. Every file operation goes through an os.Root, so names,
 // ".." and symlinks cannot reach outside the directory. The default store is
@@ -41,9 +57,9 @@
 //
 // The mapping of a sealed array is read-only: writing through a view of it
 // faults. Another process that truncates an array's file while it is mapped
-// makes reads past the new end fault as well; Verify, VerifyRange and Seal
-// turn such a fault into ErrFault, but reads through raw slices cannot be
-// protected. Arrays are only ever replaced by rename, never rewritten in
+// makes reads past the new end fault as well; the package's own passes see
+// a short read or turn the fault into ErrFault, but reads through raw
+// slices cannot be protected. Arrays are only ever replaced by rename, never rewritten in
 // place, so this happens only when something outside arrayx modifies the
 // store.
 //
@@ -67,12 +83,14 @@
 //
 // Store.Copy and CopyTo copy a sealed array's file in the kernel: a reflink
 // where the filesystem shares extents (btrfs, XFS), else copy_file_range(2),
-// else sendfile(2) (between filesystems), and only else by writing from the
-// source's mapping; CopyStats.Method says which. The copy is written under a
+// else sendfile(2) (between filesystems), each taking over where the one
+// before stopped, and only else by reading the source's file into a buffer
+// and writing it; CopyStats.Method says which. The copy is written under a
 // temporary name like any other, checked against the source's header and
 // every block's CRC-32C, and only then renamed into place.
 //
-// On Linux, Create reserves space with fallocate(2), so a full filesystem is
-// an error (ErrNoSpace) before any data is written; elsewhere the file is
-// sized sparsely and a full disk shows up as a fault while filling it.
+// On Linux, Create and Receive reserve space with fallocate(2), so a full
+// filesystem is an error (ErrNoSpace) before any data is written; elsewhere
+// the file is sized sparsely and a full disk shows up as a fault while
+// filling a writer's mapping, or an ErrNoSpace while receiving.
 package mmapstore
