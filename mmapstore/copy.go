@@ -54,6 +54,9 @@ func (s *Store) Copy(src *Array, name string, opts *CopyOptions) (*Array, CopySt
 	var st CopyStats
 	err := s.retryVanished(name, func(file string) (err error) {
 		a, st, err = copyIn(s.root, file, name, src, &o)
+		if err != nil {
+			s.pruneDirs(file) // a refused copy leaves no empty directory, like Abort
+		}
 		return err
 	})
 	return a, st, err

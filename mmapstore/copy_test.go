@@ -3,6 +3,7 @@ package mmapstore
 import (
 	"bytes"
 	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -265,6 +266,13 @@ func TestCopyErrors(t *testing.T) {
 	a.Close()
 	if _, _, err := s.Copy(a, "b", nil); !errors.Is(err, ErrClosed) {
 		t.Errorf("closed source: %v", err)
+	}
+	// A refused copy into a nested name leaves no directory behind.
+	if _, _, err := s.Copy(a, "deep/er/b", nil); !errors.Is(err, ErrClosed) {
+		t.Errorf("closed source, nested name: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(s.Dir(), "deep")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a refused copy left its directories: %v", err)
 	}
 	noTemps(t, s, "a.arx")
 }
