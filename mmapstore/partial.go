@@ -603,3 +603,92 @@ func (p *Partial) Discard() error {
 	}
 	return err
 }
+
+// PartialSource reads the blocks a partial holds, through a descriptor of
+// its own that stays valid after the partial is published or closed: a
+// relay sends each block on as soon as it is verified, while more arrive.
+type PartialSource struct {
+	p *Partial
+	d dataFile
+}
+
+// Source returns a reader of the partial's held blocks. Close it when done.
+func (p *Partial) Source() (*PartialSource, error) {
+	p.mu.Lock()
+	f := p.f
+	p.mu.Unlock()
+	if f == nil {
+		return nil, fmt.Errorf("%w: %s", ErrClosed, p.display)
+	}
+	g, err := dupFile(f)
+	if err != nil {
+		return nil, fmt.Errorf("mmapstore: %s: %w", p.display, err)
+	}
+	return &PartialSource{p: p, d: dataFile{f: g, base: p.h.DataOffset, size: p.h.NBytes, name: p.display}}, nil
+}
+
+// Header returns the array's header.
+func (s *PartialSource) Header() *arrayx.Header { return s.p.h }
+
+// HeldFrom waits until block i is held (or ctx ends, or the partial is
+// closed without it) and returns how many blocks from i on, at most max,
+// are held now: a run that can be sent.
+func (s *PartialSource) HeldFrom(ctx context.Context, i, max int) (int, error) {
+	if err := s.p.WaitBlock(ctx, i); err != nil {
+		return 0, err
+	}
+	n := 1
+	for n < max && s.p.HasBlock(i+n) {
+		n++
+	}
+	return n, nil
+}
+
+// held checks that every block of data bytes [off, off+n) is held.
+func (s *PartialSource) held(off, n int64) error {
+	h := s.p.h
+	if n == 0 {
+		return nil
+	}
+	for i := int(off / h.BlockSize); i <= int((off+n-1)/h.BlockSize); i++ {
+		if !s.p.HasBlock(i) {
+			return fmt.Errorf("%w: %s: block %d is not held yet", ErrRange, s.p.display, i)
+		}
+	}
+	return nil
+}
+
+// SendData is Array.SendData for held blocks.
+func (s *PartialSource) SendData(w io.Writer, off, n int64) (int64, bool, error) {
+	if err := s.held(off, n); err != nil {
+		return 0, false, err
+	}
+	return s.d.sendTo(w, off, n)
+}
+
+// CopyData is Array.CopyData for held blocks.
+func (s *PartialSource) CopyData(w io.Writer, off, n int64) (int64, error) {
+	if err := s.held(off, n); err != nil {
+		return 0, err
+	}
+	return s.d.copyTo(w, off, n)
+}
+
+// CheckFile reports an ErrFault if the file is shorter than its header says.
+func (s *PartialSource) CheckFile() error {
+	fi, err := s.d.f.Stat()
+	if err != nil {
+		return fmt.Errorf("mmapstore: %s: %w", s.p.display, err)
+	}
+	if fi.Size() < s.d.base+s.d.size {
+		return s.d.errTruncated(max(fi.Size()-s.d.base, 0))
+	}
+	return nil
+}
+
+// Close releases the source's descriptor.
+func (s *PartialSource) Close() error { return s.d.f.Close() }
+
+// RawHeader returns the sender's prefix and header, byte for byte. Do not
+// modify it.
+func (s *PartialSource) RawHeader() []byte { return s.p.header }

@@ -250,6 +250,71 @@ func TestWaitBlock(t *testing.T) {
 	}
 }
 
+// TestPartialSource reads a partial's blocks as they arrive, through a
+// source that outlives the partial's publication: it sends only held
+// blocks, waits for the others, and its bytes are the array's.
+func TestPartialSource(t *testing.T) {
+	src := newStore(t)
+	a := create(t, src, "x", arrayx.Uint8, arrayx.Shape{12 << 20}, arrayx.OrderC) // 3 blocks
+	bs := a.Header().BlockSize
+	p, err := newStore(t).Receive("x", headerOf(t, src, "x"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	s, err := p.Source()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if !bytes.Equal(s.RawHeader(), headerOf(t, src, "x")) || s.Header().NBytes != a.Header().NBytes {
+		t.Fatal("the source's header is not the array's")
+	}
+	var out bytes.Buffer
+	if _, _, err := s.SendData(&out, 0, bs); !errors.Is(err, ErrRange) {
+		t.Fatalf("sending a block not held yet: %v, want ErrRange", err)
+	}
+	receiveRun(t, p, a, 0, 2*bs)
+	ctx := context.Background()
+	if n, err := s.HeldFrom(ctx, 0, 3); n != 2 || err != nil {
+		t.Fatalf("HeldFrom(0, 3) = %d, %v; want the 2 held blocks", n, err)
+	}
+	late := make(chan int, 1)
+	go func() {
+		n, _ := s.HeldFrom(ctx, 2, 1)
+		late <- n
+	}()
+	select {
+	case n := <-late:
+		t.Fatalf("HeldFrom(2) returned %d before block 2 landed", n)
+	case <-time.After(50 * time.Millisecond):
+	}
+	receiveRun(t, p, a, 2*bs, a.Header().NBytes-2*bs)
+	if n := <-late; n != 1 {
+		t.Fatalf("HeldFrom(2, 1) = %d once it landed", n)
+	}
+	c, err := p.Complete() // published: the source's descriptor stays valid
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := s.CopyData(&out, 0, bs); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.SendData(&out, bs, a.Header().NBytes-bs); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CheckFile(); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), a.Bytes()) {
+		t.Fatal("the source's bytes differ from the array's")
+	}
+	if _, err := p.Source(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Source of a published partial: %v, want ErrClosed", err)
+	}
+}
+
 // changedCopy publishes name in s: a's dtype and shape with the bytes of
 // a, changed at the given data offsets.
 func changedCopy(t testing.TB, s *Store, name string, a *Array, at ...int64) *Array {
