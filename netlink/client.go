@@ -228,7 +228,7 @@ func clientHello(maxVersion int) *helloBody {
 	ours := slices.DeleteFunc(slices.Clone(versions), func(v int) bool { return v > maxVersion })
 	var feats []string
 	if maxVersion >= Version2 {
-		feats = []string{FeatureJoin}
+		feats = []string{FeatureJoin, FeatureRelay}
 	}
 	return &helloBody{Version: Version1, Versions: ours, Features: feats, Software: "arrayx"}
 }
@@ -388,7 +388,25 @@ func (cl *Client) extraStreams(ctx context.Context, n int, join func(c *conn) er
 // unchanged. With DialOptions.Streams above 1, several connections carry
 // the blocks; one that fails leaves its blocks to the others.
 func (cl *Client) Push(ctx context.Context, a *mmapstore.Array, name string) (Stats, error) {
+	st, _, err := cl.push(ctx, a, name, nil)
+	return st, err
+}
+
+// PushChain pushes a to the server as Push does, and has it relayed down
+// next, a chain of further hosts (host:port, as each host reaches the next):
+// every host verifies each block, forwards it as soon as it has, and
+// publishes the array; the client sends it once. The server needs
+// FeatureRelay, which it offers when it has a token (the hosts share it)
+// and relaying is on. The error is the first host's; how each host after
+// it fared is in the HostStats, in chain order (HostStats.Err). A host that
+// fails is cut out: the host before it carries on with the next.
+func (cl *Client) PushChain(ctx context.Context, a *mmapstore.Array, name string, next []string) (Stats, []HostStats, error) {
+	return cl.push(ctx, a, name, next)
+}
+
+func (cl *Client) push(ctx context.Context, a *mmapstore.Array, name string, chain []string) (Stats, []HostStats, error) {
 	var st Stats
+	var hosts []HostStats
 	err := cl.do(ctx, "push", name, func(c *conn) error {
 		raw := a.RawHeader()
 		if raw == nil {
@@ -398,6 +416,9 @@ func (cl *Client) Push(ctx context.Context, a *mmapstore.Array, name string) (St
 			return &localError{fmt.Errorf("%w: reading its header", mmapstore.ErrFault)}
 		}
 		st.Version = c.version
+		if len(chain) > 0 && !c.has(FeatureRelay) {
+			return &localError{fmt.Errorf("%w: the server does not relay (it needs a token, relaying on, protocol version 2)", ErrUnsupported)}
+		}
 		if c.version == Version1 {
 			return cl.pushV1(c, a, name, raw, &st)
 		}
@@ -405,7 +426,7 @@ func (cl *Client) Push(ctx context.Context, a *mmapstore.Array, name string) (St
 		// How many streams: all that the array could use; the server's
 		// reply may show that fewer are worth opening.
 		streams := cl.streamsFor(c, h.NBytes)
-		pb := &putBody{Name: name, Header: raw}
+		pb := &putBody{Name: name, Header: raw, Chain: chain}
 		if streams > 1 {
 			pb.Streams = streams
 		}
@@ -417,7 +438,8 @@ func (cl *Client) Push(ctx context.Context, a *mmapstore.Array, name string) (St
 			return fmt.Errorf("%w: PUT reply with transfer %x, held %d, seeded %d", ErrProtocol, r.Transfer, r.Held, r.Seeded)
 		}
 		st.Resumed, st.Seeded = r.Held-r.Seeded, r.Seeded
-		s := newSendTransfer(r.Transfer, name, a, cl.opts.ForceCopy, cl.opts.Progress)
+		s := newSendTransfer(r.Transfer, name, arraySource{a}, cl.opts.ForceCopy, cl.opts.Progress)
+		s.chained = len(chain) > 0
 		var mu sync.Mutex
 		published := false // a stream got the server's final 200
 		recvMethod := ""
@@ -429,6 +451,7 @@ func (cl *Client) Push(ctx context.Context, a *mmapstore.Array, name string) (St
 			if err == nil && res.final != nil {
 				published, recvMethod = true, res.final.Method
 				st.Refetched = res.final.Refetched
+				hosts = res.final.Hosts
 			}
 			return err
 		}
@@ -453,7 +476,7 @@ func (cl *Client) Push(ctx context.Context, a *mmapstore.Array, name string) (St
 		}
 		return err
 	})
-	return st, err
+	return st, hosts, err
 }
 
 // lose marks the main connection broken while the request it carried

@@ -26,14 +26,19 @@ type conn struct {
 	readTimeout  time.Duration // per message, and per read of data without progress
 	writeTimeout time.Duration // per message, and per chunk of data
 
-	mu      sync.Mutex
-	cause   error
-	stopped chan struct{}
+	// ctx ends at the stop: waits that are not I/O on the connection (a
+	// relay's block still arriving) end with it.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu    sync.Mutex
+	cause error
 }
 
 func newConn(nc net.Conn, readTimeout, writeTimeout time.Duration, maxHeader int) *conn {
+	ctx, cancel := context.WithCancel(context.Background())
 	return &conn{nc: nc, version: Version1, maxHeader: maxHeader,
-		readTimeout: readTimeout, writeTimeout: writeTimeout, stopped: make(chan struct{})}
+		readTimeout: readTimeout, writeTimeout: writeTimeout, ctx: ctx, cancel: cancel}
 }
 
 // stop records cause (the first one wins) and interrupts every read and
@@ -45,7 +50,7 @@ func (c *conn) stop(cause error) {
 		return
 	}
 	c.cause = cause
-	close(c.stopped)
+	c.cancel()
 	c.nc.SetDeadline(time.Unix(1, 0))
 }
 

@@ -41,6 +41,14 @@ var (
 	// ErrServerClosed is returned by Serve after Shutdown or Close.
 	ErrServerClosed = errors.New("netlink: server closed")
 
+	// ErrRelay means a relayed push's chain was refused: too long, a loop,
+	// or a host relaying to itself.
+	ErrRelay = errors.New("netlink: relay refused")
+
+	// ErrHostLost, in a relayed push's HostStats, means the host could not
+	// be reached or its connection was lost mid-transfer.
+	ErrHostLost = errors.New("netlink: relay host unreachable or lost")
+
 	// ErrBroken means an earlier error (a cancelled transfer, a dead
 	// connection) left the client's connection unusable: Dial again.
 	ErrBroken = errors.New("netlink: connection broken by an earlier error")
@@ -57,6 +65,7 @@ const (
 	StatusTooLarge     = 413
 	StatusChecksum     = 422
 	StatusInternal     = 500
+	StatusBadGateway   = 502
 	StatusUnsupported  = 501
 	StatusUnavailable  = 503
 	StatusNoSpace      = 507
@@ -81,6 +90,7 @@ var errorCodes = []struct {
 	{"dtype", StatusBadRequest, arrayx.ErrDType},
 	{"range", StatusBadRequest, mmapstore.ErrRange},
 	{"message_too_large", StatusBadRequest, ErrMessageTooLarge},
+	{"relay", StatusBadRequest, ErrRelay},
 	{"protocol", StatusBadRequest, ErrProtocol},
 	{"unauthorized", StatusUnauthorized, ErrUnauthorized},
 	{"read_only", StatusReadOnly, ErrReadOnly},
@@ -90,6 +100,7 @@ var errorCodes = []struct {
 	{"checksum", StatusChecksum, arrayx.ErrChecksum},
 	{"fault", StatusInternal, mmapstore.ErrFault},
 	{"unsupported", StatusUnsupported, ErrUnsupported},
+	{"host_lost", StatusBadGateway, ErrHostLost},
 	{"unavailable", StatusUnavailable, ErrUnavailable},
 	{"no_space", StatusNoSpace, mmapstore.ErrNoSpace},
 }

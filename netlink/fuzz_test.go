@@ -418,7 +418,7 @@ func FuzzNeed(f *testing.F) {
 		defer cconn.Close()
 		c := newConn(sconn, 5*time.Second, 5*time.Second, 64<<10)
 		c.version = Version2
-		s := newSendTransfer(fuzzTransfer, "n", a, false, nil)
+		s := newSendTransfer(fuzzTransfer, "n", arraySource{a}, false, nil)
 		served := make(chan error, 1)
 		go func() {
 			_, err := s.serve(c, false)

@@ -37,6 +37,12 @@ const (
 	// another connection (its transfer id), so several streams carry one
 	// array. A server with Config.MaxStreams 1 does not offer it.
 	FeatureJoin = "join"
+	// FeatureRelay: a PUT may carry a chain of further hosts; the server
+	// forwards every block to the next one as soon as it has verified it,
+	// and reports each host in its final REPLY. Offered only by a server
+	// with a token (it relays for authenticated clients alone) and relaying
+	// enabled.
+	FeatureRelay = "relay"
 )
 
 // frameSize is the fixed prefix of every message: version (1 byte), kind
@@ -112,30 +118,34 @@ type authBody struct {
 // replyBody answers a request. Code names the error's class in version 2
 // (the status alone is ambiguous: 400 covers a bad name and a bad header).
 type replyBody struct {
-	Status    int     `msgpack:"status,omitempty"`
-	Code      string  `msgpack:"code,omitempty"`
-	Message   string  `msgpack:"message,omitempty"`
-	Header    []byte  `msgpack:"header,omitempty"`
-	Transfer  []byte  `msgpack:"transfer,omitempty"`
-	Offset    int64   `msgpack:"offset,omitempty"` // version 1 PUT: send from here
-	Held      int64   `msgpack:"held,omitempty"`   // version 2 PUT: data bytes the server already holds
-	Seeded    int64   `msgpack:"seeded,omitempty"` // of which copied from its previous version
-	Bytes     int64   `msgpack:"bytes,omitempty"`
-	Refetched int     `msgpack:"refetched,omitempty"` // version 2 PUT: blocks asked for again after a bad CRC
-	Method    string  `msgpack:"method,omitempty"`
-	Arrays    []Entry `msgpack:"arrays,omitempty"`
-	Next      string  `msgpack:"next,omitempty"` // version 2 LIST: the next page starts after this name
+	Status    int         `msgpack:"status,omitempty"`
+	Code      string      `msgpack:"code,omitempty"`
+	Message   string      `msgpack:"message,omitempty"`
+	Header    []byte      `msgpack:"header,omitempty"`
+	Transfer  []byte      `msgpack:"transfer,omitempty"`
+	Offset    int64       `msgpack:"offset,omitempty"` // version 1 PUT: send from here
+	Held      int64       `msgpack:"held,omitempty"`   // version 2 PUT: data bytes the server already holds
+	Seeded    int64       `msgpack:"seeded,omitempty"` // of which copied from its previous version
+	Bytes     int64       `msgpack:"bytes,omitempty"`
+	Refetched int         `msgpack:"refetched,omitempty"` // version 2 PUT: blocks asked for again after a bad CRC
+	Method    string      `msgpack:"method,omitempty"`
+	Arrays    []Entry     `msgpack:"arrays,omitempty"`
+	Next      string      `msgpack:"next,omitempty"`  // version 2 LIST: the next page starts after this name
+	Hosts     []HostStats `msgpack:"hosts,omitempty"` // relayed PUT: how each host of the chain fared
 }
 
 // putBody asks the server to receive an array. Transfer, with FeatureJoin,
 // joins a transfer of the same array under way on another connection;
 // Streams (FeatureJoin too) announces how many connections the client will
 // carry it on, so that the first does not take every block for itself.
+// Chain (FeatureRelay) lists the hosts the server is to forward the array
+// to, in order.
 type putBody struct {
-	Name     string `msgpack:"name,omitempty"`
-	Header   []byte `msgpack:"header,omitempty"`
-	Transfer []byte `msgpack:"transfer,omitempty"`
-	Streams  int    `msgpack:"streams,omitempty"`
+	Name     string   `msgpack:"name,omitempty"`
+	Header   []byte   `msgpack:"header,omitempty"`
+	Transfer []byte   `msgpack:"transfer,omitempty"`
+	Streams  int      `msgpack:"streams,omitempty"`
+	Chain    []string `msgpack:"chain,omitempty"`
 }
 
 // getBody asks the server to send an array; Transfer as in putBody.

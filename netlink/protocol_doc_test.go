@@ -67,10 +67,10 @@ func TestProtocolDoc(t *testing.T) {
 				t.Errorf("%s's row does not list the key %q: %q", r[1], key, r[4])
 			}
 		}
-		if kind == kindReply { // LIST replies: the entry keys, in the text
-			for _, key := range msgpackKeys(Entry{}) {
+		if kind == kindReply { // LIST entries and relay host reports: their keys, in the text
+			for _, key := range append(msgpackKeys(Entry{}), msgpackKeys(HostStats{})...) {
 				if !strings.Contains(doc, "`"+key+"`") {
-					t.Errorf("PROTOCOL.md does not mention the LIST entry key %q", key)
+					t.Errorf("PROTOCOL.md does not mention the key %q of a REPLY's entries", key)
 				}
 			}
 		}
@@ -148,7 +148,8 @@ func TestProtocolDoc(t *testing.T) {
 		t.Error("PROTOCOL.md's auth description is out of date")
 	}
 	if !strings.Contains(doc, fmt.Sprintf("fails %d times", maxBlockAttempts)) || !strings.Contains(doc, "at most 64 MiB at a time") ||
-		assignBytes != 64<<20 || sendChunk != 64<<20 || listPage != 1000 || !strings.Contains(doc, "at 1000") {
+		assignBytes != 64<<20 || sendChunk != 64<<20 || listPage != 1000 || !strings.Contains(doc, "at 1000") ||
+		!strings.Contains(doc, fmt.Sprintf("(the reference server: %d)", DefaultMaxChain)) {
 		t.Error("PROTOCOL.md's figures for transfers and LIST are out of date")
 	}
 

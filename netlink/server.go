@@ -50,6 +50,13 @@ type Config struct {
 	// ForceCopy makes pulls read the array into a buffer and write it
 	// instead of using sendfile (see DialOptions.ForceCopy).
 	ForceCopy bool
+	// NoRelay turns relaying off (FeatureRelay). A server relays only when
+	// it has a Token, so only for clients that authenticated, and forwards
+	// with that same token.
+	NoRelay bool
+	// MaxChain caps the hosts a relayed PUT may list after this one
+	// (default DefaultMaxChain).
+	MaxChain int
 	// ReadOnly refuses PUT and DELETE.
 	ReadOnly bool
 	// Token, when set, is required from clients (HMAC challenge-response).
@@ -78,6 +85,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxStreams <= 0 {
 		c.MaxStreams = DefaultMaxStreams
 	}
+	if c.MaxChain <= 0 {
+		c.MaxChain = DefaultMaxChain
+	}
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = 5 * time.Minute
 	}
@@ -102,6 +112,10 @@ const DefaultPartialMaxAge = 24 * time.Hour
 // DefaultMaxStreams is Config.MaxStreams's default.
 const DefaultMaxStreams = 8
 
+// DefaultMaxChain is Config.MaxChain's default: a relayed push reaches at
+// most 17 hosts.
+const DefaultMaxChain = 16
+
 // listPage is the most arrays a version-2 LIST reply carries.
 const listPage = 1000
 
@@ -109,10 +123,14 @@ func (c *Config) limits() arrayx.Limits { return arrayx.Limits{MaxHeaderBytes: c
 
 // features is what the server offers in HELLO.
 func (c *Config) features() []string {
+	var f []string
 	if c.MaxStreams > 1 {
-		return []string{FeatureJoin}
+		f = append(f, FeatureJoin)
 	}
-	return nil
+	if !c.NoRelay && len(c.Token) > 0 {
+		f = append(f, FeatureRelay)
+	}
+	return f
 }
 
 // Server serves a store's arrays to netlink clients.
@@ -129,13 +147,17 @@ type Server struct {
 	done      chan struct{} // closed when the last connection ends after Shutdown
 	recvs     map[string]*recvTransfer
 	sends     map[string]*sendTransfer
+	// ctx ends at Close: relays pushing down their chains stop then.
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 // NewServer returns a server for store.
 func NewServer(store *mmapstore.Store, cfg Config) *Server {
+	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{store: store, cfg: cfg.withDefaults(),
 		listeners: map[net.Listener]bool{}, conns: map[*serverConn]bool{},
-		recvs: map[string]*recvTransfer{}, sends: map[string]*sendTransfer{}}
+		recvs: map[string]*recvTransfer{}, sends: map[string]*sendTransfer{}, ctx: ctx, cancel: cancel}
 }
 
 // Serve accepts connections on l until Shutdown or Close, and returns
@@ -268,6 +290,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // Close stops the server at once, interrupting transfers in progress.
 func (s *Server) Close() error {
+	s.cancel()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closing = true
@@ -351,7 +374,7 @@ func (s *Server) dropSend(t *sendTransfer) {
 	t.mu.Unlock()
 	s.mu.Unlock()
 	if last {
-		t.a.Close()
+		t.close()
 	}
 }
 
@@ -697,6 +720,9 @@ func (c *serverConn) handlePut(b *putBody) bool {
 		if b.Streams > 1 && !c.c.has(FeatureJoin) {
 			return c.fail(fmt.Errorf("%w: streams (feature %q was not agreed)", ErrUnsupported, FeatureJoin))
 		}
+		if err := c.checkChain(b.Chain); err != nil {
+			return c.fail(err)
+		}
 		p, n, err := c.receive(b)
 		if err != nil {
 			return c.fail(err)
@@ -705,6 +731,12 @@ func (c *serverConn) handlePut(b *putBody) bool {
 		t = newRecvTransfer(newTransferID(), b.Name, p.RawHeader(), p, nil)
 		if b.Streams > 1 {
 			t.expect = min(b.Streams, cfg.MaxStreams)
+		}
+		if len(b.Chain) > 0 {
+			if err := c.srv.startRelay(t, b.Chain, c.log); err != nil {
+				p.Close()
+				return c.fail(err)
+			}
 		}
 		t.attach(c.c, cfg.MaxStreams)
 		c.srv.addRecv(t)
@@ -723,7 +755,11 @@ func (c *serverConn) handlePut(b *putBody) bool {
 	if err == nil {
 		log.Info("received", "bytes", wire, "resumed", t.p.Resumed(), "seeded", seeded, "refetched", refetched,
 			"seconds", time.Since(start).Seconds())
-		return c.reply(&replyBody{Status: StatusOK, Bytes: wire, Refetched: refetched, Method: recvMethod}) == nil
+		hosts, err := t.relayed(c.c) // the chain's outcome, if there is one
+		if err != nil {
+			return false
+		}
+		return c.reply(&replyBody{Status: StatusOK, Bytes: wire, Refetched: refetched, Method: recvMethod, Hosts: hosts}) == nil
 	}
 	log.Info("PUT failed", "held", t.p.Held(), "err", err)
 	if c.c.stopCause() == nil {
@@ -764,15 +800,16 @@ func (c *serverConn) handleGet(b *getBody) bool {
 			return c.fail(err)
 		}
 	} else {
-		a, err := c.srv.store.OpenWith(b.Name, &mmapstore.OpenOptions{Limits: c.srv.cfg.limits()})
+		src, closeSrc, err := c.srv.openSource(b.Name)
 		if err != nil {
 			return c.fail(err)
 		}
-		t = newSendTransfer(newTransferID(), b.Name, a, c.srv.cfg.ForceCopy, nil)
+		t = newSendTransfer(newTransferID(), b.Name, src, c.srv.cfg.ForceCopy, nil)
+		t.close = closeSrc
 		c.srv.addSend(t)
 	}
 	defer c.srv.dropSend(t)
-	raw := t.a.RawHeader()
+	raw := t.src.RawHeader()
 	if raw == nil {
 		return c.fail(fmt.Errorf("%w: %s: reading its header", mmapstore.ErrFault, b.Name))
 	}
@@ -858,6 +895,31 @@ func (c *serverConn) handleGetV1(b *getBody) bool {
 	}
 	log.Info("sent", "bytes", n, "from", from.Offset, "seconds", time.Since(start).Seconds(), "zero_copy", zc)
 	return true
+}
+
+// openSource opens what a GET sends: the sealed array, or, if none is
+// published under the name yet but one is arriving, the partial being
+// received, block by block as each is verified.
+func (s *Server) openSource(name string) (source, func() error, error) {
+	a, err := s.store.OpenWith(name, &mmapstore.OpenOptions{Limits: s.cfg.limits()})
+	if err == nil {
+		return arraySource{a}, a.Close, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, err
+	}
+	t := s.recvByName(name)
+	if t == nil {
+		return nil, nil, err
+	}
+	src, serr := t.p.Source()
+	if serr != nil { // published, or given up, in the meantime
+		if a, err := s.store.OpenWith(name, &mmapstore.OpenOptions{Limits: s.cfg.limits()}); err == nil {
+			return arraySource{a}, a.Close, nil
+		}
+		return nil, nil, err
+	}
+	return src, src.Close, nil
 }
 
 // drain discards what the client still sends after a failed PUT, for a

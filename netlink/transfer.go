@@ -1,9 +1,11 @@
 package netlink
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"sync/atomic"
 
@@ -54,8 +56,9 @@ type recvTransfer struct {
 	header []byte // the sender's prefix and header
 	p      *mmapstore.Partial
 	h      *arrayx.Header
-	chunk  int // blocks per assignment, at most
-	expect int // connections expected to carry it (the sender's announced streams)
+	chunk  int    // blocks per assignment, at most
+	expect int    // connections expected to carry it (the sender's announced streams)
+	relay  *relay // forwarding down a chain, for a relayed PUT
 
 	mu        sync.Mutex
 	pool      blockSet // missing blocks no connection is asked for
@@ -263,7 +266,7 @@ func (t *recvTransfer) serve(c *conn) error {
 			select {
 			case <-work:
 			case <-t.done:
-			case <-c.stopped:
+			case <-c.ctx.Done():
 				return c.stopCause()
 			}
 			continue
@@ -345,24 +348,44 @@ func (t *recvTransfer) stats() (int64, int) {
 	return t.wire, t.refetched
 }
 
+// source is what a sender reads: a sealed array, or (for a relay, or a GET
+// of an array still arriving) a partial whose blocks it waits for.
+type source interface {
+	Header() *arrayx.Header
+	RawHeader() []byte
+	SendData(w io.Writer, off, n int64) (int64, bool, error)
+	CopyData(w io.Writer, off, n int64) (int64, error)
+	CheckFile() error
+	// HeldFrom waits for block i and returns how many blocks from i on,
+	// at most max, can be sent now.
+	HeldFrom(ctx context.Context, i, max int) (int, error)
+}
+
+// arraySource is a sealed array as a source: every block is there.
+type arraySource struct{ *mmapstore.Array }
+
+func (arraySource) HeldFrom(_ context.Context, _, max int) (int, error) { return max, nil }
+
 // sendTransfer is the sending half of one transfer, shared by the
 // connections that carry it.
 type sendTransfer struct {
 	id        []byte
 	name      string
-	a         *mmapstore.Array
+	src       source
 	h         *arrayx.Header
 	forceCopy bool
 	progress  func(int64)
 	sent      atomic.Int64 // data bytes sent on every connection, to tell an idle connection the transfer lives
+	chained   bool         // a push with a relay chain: the receiver may send keepalives
 
-	mu   sync.Mutex
-	refs int
-	pmu  sync.Mutex // serializes progress calls
+	mu    sync.Mutex
+	refs  int
+	close func() error // releases src when the last connection is done
+	pmu   sync.Mutex   // serializes progress calls
 }
 
-func newSendTransfer(id []byte, name string, a *mmapstore.Array, forceCopy bool, progress func(int64)) *sendTransfer {
-	return &sendTransfer{id: id, name: name, a: a, h: a.Header(), forceCopy: forceCopy, progress: progress, refs: 1}
+func newSendTransfer(id []byte, name string, src source, forceCopy bool, progress func(int64)) *sendTransfer {
+	return &sendTransfer{id: id, name: name, src: src, h: src.Header(), forceCopy: forceCopy, progress: progress, refs: 1}
 }
 
 // sendChunk bounds one step of sending: the write deadline is renewed per
@@ -501,6 +524,9 @@ func (s *sendTransfer) readNeeds(c *conn, push bool, add func([]mmapstore.BlockR
 				return nil, fmt.Errorf("%w: NEED for transfer %x on a connection carrying %x", ErrProtocol, nb.Transfer, s.id)
 			}
 			if len(nb.Ranges) == 0 {
+				if push && s.chained {
+					continue // a keepalive: the receiver is waiting for its chain (relay.go)
+				}
 				if push {
 					return nil, fmt.Errorf("%w: an empty NEED ends a pull, not a push", ErrProtocol)
 				}
@@ -541,18 +567,23 @@ func (s *sendTransfer) readNeeds(c *conn, push bool, add func([]mmapstore.BlockR
 	}
 }
 
-// sendRange sends blocks r as DATA runs of at most sendChunk bytes.
+// sendRange sends blocks r as DATA runs of at most sendChunk bytes, each
+// as soon as its blocks are held (at once for a sealed array).
 func (s *sendTransfer) sendRange(c *conn, r mmapstore.BlockRange, res *sendResult, sent func(block int)) error {
 	bs := s.h.BlockSize
 	per := max(1, int(sendChunk/bs))
-	for i := r.Start; i < r.End; i += per {
-		j := min(i+per, r.End)
+	for i := r.Start; i < r.End; {
+		held, err := s.src.HeldFrom(c.ctx, i, min(per, r.End-i))
+		if err != nil {
+			return c.explain(err)
+		}
+		j := i + held
 		off, _ := s.h.Block(i)
 		end, n := s.h.Block(j - 1)
 		length := end + n - off
 		// A file cut short is said in a REPLY before a run promises bytes
 		// that are not there.
-		if err := s.a.CheckFile(); err != nil {
+		if err := s.src.CheckFile(); err != nil {
 			status, code := classify(err)
 			c.send(kindReply, &replyBody{Status: status, Code: code, Message: publicMessage(err, "")})
 			return err
@@ -563,11 +594,10 @@ func (s *sendTransfer) sendRange(c *conn, r mmapstore.BlockRange, res *sendResul
 		}
 		var w int64
 		var zc bool
-		var err error
 		if s.forceCopy {
-			w, err = s.a.CopyData(c.nc, off, length)
+			w, err = s.src.CopyData(c.nc, off, length)
 		} else {
-			w, zc, err = s.a.SendData(c.nc, off, length)
+			w, zc, err = s.src.SendData(c.nc, off, length)
 		}
 		res.bytes += w
 		res.zeroCopy = res.zeroCopy && zc
@@ -583,6 +613,7 @@ func (s *sendTransfer) sendRange(c *conn, r mmapstore.BlockRange, res *sendResul
 		for k := i; k < j; k++ {
 			sent(k)
 		}
+		i = j
 	}
 	return nil
 }
