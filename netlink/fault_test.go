@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/arrayx/arrayx/arrayx"
+	"github.com/arrayx/arrayx/internal/testnet"
 	"github.com/arrayx/arrayx/internal/testutil"
 	"github.com/arrayx/arrayx/internal/testutil/teststore"
 	"github.com/arrayx/arrayx/mmapstore"
@@ -49,7 +50,24 @@ type helperProc struct {
 
 func startHelper(t testing.TB, mode string, env ...string) *helperProc {
 	t.Helper()
-	cmd := testutil.Child(t, append([]string{helperEnv + "=" + mode}, env...)...)
+	return startCmd(t, mode, testutil.Child(t, append([]string{helperEnv + "=" + mode}, env...)...))
+}
+
+// startHelperIn starts a helper inside a host of a test network.
+func startHelperIn(t testing.TB, host *testnet.Host, mode string, env ...string) *helperProc {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := host.Command(context.Background(), exe, "-test.run=^$")
+	cmd.Env = testutil.ChildEnv(append([]string{helperEnv + "=" + mode}, env...)...)
+	return startCmd(t, mode, cmd)
+}
+
+// startCmd starts a helper's command, reading its stdout line by line.
+func startCmd(t testing.TB, mode string, cmd *exec.Cmd) *helperProc {
+	t.Helper()
 	h := &helperProc{t: t, mode: mode, cmd: cmd, lines: make(chan string, 64), stderr: &testutil.Buffer{}, done: make(chan struct{})}
 	cmd.Stderr = h.stderr
 	var err error
@@ -129,7 +147,12 @@ func (h *helperProc) finish() {
 // startServerProc starts a server helper on dir and returns it and its address.
 func startServerProc(t testing.TB, dir string, env ...string) (*helperProc, string) {
 	t.Helper()
-	h := startHelper(t, "server", append([]string{"ARX_STORE=" + dir, "ARX_ADDR=127.0.0.1:0"}, env...)...)
+	return serverAddr(t, startHelper(t, "server", append([]string{"ARX_STORE=" + dir, "ARX_ADDR=127.0.0.1:0"}, env...)...))
+}
+
+// serverAddr waits for a server helper to say where it listens.
+func serverAddr(t testing.TB, h *helperProc) (*helperProc, string) {
+	t.Helper()
 	addr, ok := strings.CutPrefix(h.line(), "listening ")
 	if !ok {
 		t.Fatalf("server helper did not say where it listens\n%s", h.stderr)

@@ -46,6 +46,8 @@ func TestMain(m *testing.M) {
 //     serverStats JSON object with those high-water marks and its VmHWM;
 //   - "pusher": pushes ARX_NAME from ARX_STORE to ARX_ADDR as ARX_AS and
 //     prints the Stats as JSON (fault_test.go kills it mid-transfer);
+//   - "chain": pushes ARX_NAME to ARX_ADDR, relayed down ARX_CHAIN (a
+//     comma-separated list), and prints a chainResult as JSON;
 //   - "client" with ARX_STREAMS=N and ARX_STREAM_MIN=B: transfers on N
 //     streams, opening one for every B bytes;
 //   - "writer": creates ARX_NAME (ARX_SIZE bytes) in ARX_STORE, fills it,
@@ -106,6 +108,8 @@ func runHelper(mode string) int {
 		return 0
 	case "pusher":
 		return helperPusher(st, token, fail)
+	case "chain":
+		return helperChain(st, token, fail)
 	case "writer":
 		return helperWriter(st, fail)
 	case "client":
