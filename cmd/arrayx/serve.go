@@ -26,11 +26,13 @@ type serveCmd struct {
 	logFormat string
 	grace     time.Duration
 	partials  time.Duration
+	noRelay   bool
+	maxChain  int
 	netFlags
 }
 
 func (c *serveCmd) usage() (string, string) {
-	return "[--listen 127.0.0.1:7070] [--http 127.0.0.1:8080] [--read-only] [--token-file F] [--max-bytes N] [--max-conns N] [--sync]",
+	return "[--listen 127.0.0.1:7070] [--http 127.0.0.1:8080] [--read-only] [--token-file F] [--max-bytes N] [--max-conns N] [--no-relay] [--sync]",
 		"serve the store to push, pull and ls --remote, and read-only over HTTP (SIGINT/SIGTERM stop it gracefully)"
 }
 
@@ -41,6 +43,8 @@ func (c *serveCmd) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.maxBytes, "max-bytes", "", "refuse pushed arrays larger than this (e.g. 64GiB; default no limit)")
 	fs.IntVar(&c.maxConns, "max-conns", 256, "most simultaneous connections")
 	fs.IntVar(&c.streams, "max-streams", netlink.DefaultMaxStreams, "most connections one transfer may use (1: no joining)")
+	fs.BoolVar(&c.noRelay, "no-relay", false, "refuse to relay pushes to further hosts (relaying needs --token-file)")
+	fs.IntVar(&c.maxChain, "max-chain", netlink.DefaultMaxChain, "most further hosts a relayed push may name after this one")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format on stderr: text or json")
 	fs.DurationVar(&c.grace, "grace", 30*time.Second, "on SIGINT/SIGTERM, how long transfers in progress may take to finish")
 	fs.DurationVar(&c.partials, "partial-max-age", netlink.DefaultPartialMaxAge,
@@ -53,12 +57,16 @@ func (c *serveCmd) run(ctx context.Context, e *env, args []string) error {
 	if len(args) != 0 {
 		return usagef("takes no arguments, got %q", args)
 	}
-	cfg := netlink.Config{ReadOnly: c.readOnly, MaxConns: c.maxConns, MaxStreams: c.streams, Sync: c.syncMode(), PartialMaxAge: c.partials}
+	cfg := netlink.Config{ReadOnly: c.readOnly, MaxConns: c.maxConns, MaxStreams: c.streams, Sync: c.syncMode(), PartialMaxAge: c.partials,
+		NoRelay: c.noRelay, MaxChain: c.maxChain}
 	if c.maxConns < 1 {
 		return usagef("--max-conns %d: want at least 1", c.maxConns)
 	}
 	if c.streams < 1 {
 		return usagef("--max-streams %d: want at least 1", c.streams)
+	}
+	if c.maxChain < 1 {
+		return usagef("--max-chain %d: want at least 1 (--no-relay turns relaying off)", c.maxChain)
 	}
 	if c.maxBytes != "" {
 		n, err := parseSize(c.maxBytes)
@@ -112,7 +120,7 @@ func (c *serveCmd) run(ctx context.Context, e *env, args []string) error {
 		return usagef("--listen \"\" and no --http: nothing to serve")
 	}
 	cfg.Logger.Info("serving", "store", st.Dir(), "listen", c.listen, "http", c.http, "read_only", c.readOnly,
-		"auth", len(tok) > 0)
+		"auth", len(tok) > 0, "relay", len(tok) > 0 && !c.noRelay)
 	errc := make(chan error, len(servers))
 	for _, s := range servers {
 		go func() { errc <- s.Serve(s.l) }()
