@@ -144,24 +144,27 @@ var cases = []Case{
 
 // roles are the Go children, by the name a Proc gives.
 var roles = map[string]func(*child) error{
-	"arrayx-first":  arrayxFirst,
-	"arrayx-sum":    arrayxSum,
-	"readfile-sum":  readFileSum,
-	"arrow-ipc-sum": arrowIPCSum,
-	"arrayx-server": arrayxServer,
-	"arrayx-push":   arrayxPush,
-	"arrayx-source": arrayxSource,
-	"arrayx-pull":   arrayxPull,
-	"discard-recv":  discardRecv,
-	"sendfile-send": ceilingSend,
-	"flight-server": flightServer,
-	"flight-get":    flightGet,
-	"flight-put":    flightPut,
-	"rw-recv":       rwRecv,
-	"rw-send":       rwSend,
-	"arrayx-cp":     arrayxCopy,
-	"rw-copy":       rwCopy,
-	"prepare":       prepareData, // not a case: writes each size's data
+	"arrayx-first":   arrayxFirst,
+	"arrayx-sum":     arrayxSum,
+	"readfile-sum":   readFileSum,
+	"arrow-ipc-sum":  arrowIPCSum,
+	"arrayx-server":  arrayxServer,
+	"arrayx-push":    arrayxPush,
+	"arrayx-source":  arrayxSource,
+	"arrayx-pull":    arrayxPull,
+	"discard-recv":   discardRecv,
+	"sendfile-send":  ceilingSend,
+	"flight-server":  flightServer,
+	"flight-get":     flightGet,
+	"flight-put":     flightPut,
+	"rw-recv":        rwRecv,
+	"rw-send":        rwSend,
+	"arrayx-cp":      arrayxCopy,
+	"rw-copy":        rwCopy,
+	"prepare":        prepareData,   // not a case: writes each size's data
+	"fanout-prepare": fanoutPrepare, // fanout.go's roles
+	"fanout-server":  fanoutServerRole,
+	"fanout-source":  fanoutSource,
 }
 
 // describe says what the process runs, for the JSON.

@@ -41,6 +41,8 @@ type Params struct {
 	// SocketBuffer is the SO_SNDBUF/SO_RCVBUF size, in bytes, that the
 	// cases with the option "sockbuf" ask for (--sockbuf).
 	SocketBuffer int `json:"socket_buffer"`
+	// Hosts are the destinations, "host:port", of a fan-out source.
+	Hosts []string `json:"hosts,omitempty"`
 }
 
 // listenHost is the address servers listen on.
@@ -92,6 +94,8 @@ type Report struct {
 	// Conns are the process's TCP connections at the end of its window
 	// (Go children only; tcpinfo.go).
 	Conns []TCPStats `json:"tcp_conns,omitempty"`
+	// Fanout is, for a fan-out source, how each destination fared.
+	Fanout []HostRun `json:"fanout,omitempty"`
 }
 
 // child is the running child process's side of the harness.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/arrayx/arrayx/internal/testnet"
 	"io"
 	"os"
 	"os/exec"
@@ -224,8 +225,12 @@ type proc struct {
 // start launches one process of a case: in its side's host when where is
 // a pair of namespaces, else here.
 func (r *runner) start(ctx context.Context, pp *Proc, p Params, where *netEnv) (*proc, error) {
+	return r.startOn(ctx, pp, p, where.host(pp.Side))
+}
+
+// startOn launches one process in host, or here when host is nil.
+func (r *runner) startOn(ctx context.Context, pp *Proc, p Params, host *testnet.Host) (*proc, error) {
 	p.Opt = pp.Opt
-	host := where.host(pp.Side)
 	command := exec.CommandContext
 	if host != nil {
 		p.Host = host.IP

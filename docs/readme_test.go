@@ -55,6 +55,7 @@ type readmeWorld struct {
 	dir, store, store2 string
 	env                []string
 	replacer           *strings.Replacer
+	hosts              []string // host1:7070, host2:7070, host3:7070
 }
 
 func newReadmeWorld(t *testing.T) *readmeWorld {
@@ -93,8 +94,10 @@ func newReadmeWorld(t *testing.T) *readmeWorld {
 	w.env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "ARRAYX_STORE="+w.store,
 		"PYTHONPATH="+absPath(t, "../python"))
 	bin7070, bin8080 := freeAddr(t), freeAddr(t)
+	w.hosts = []string{freeAddr(t), freeAddr(t), freeAddr(t)}
 	w.replacer = strings.NewReplacer(
 		"0.0.0.0:7070", bin7070, "otherhost:7070", bin7070, "127.0.0.1:7070", bin7070,
+		"host1:7070", w.hosts[0], "host2:7070", w.hosts[1], "host3:7070", w.hosts[2],
 		"127.0.0.1:8080", bin8080,
 		"/dev/shm/arrayx", w.store,
 		"/tmp/", w.dir+"/",
@@ -132,8 +135,21 @@ func (w *readmeWorld) shellScript(body string) string {
 			cmd = strings.TrimSpace(cmd[:i])
 		}
 		if strings.HasPrefix(cmd, "arrayx serve") {
-			fmt.Fprintf(&b, "%s > serve.out 2> serve.err &\n", cmd)
-			b.WriteString("for i in $(seq 100); do grep -q serving serve.out 2>/dev/null && break; sleep 0.05; done\n")
+			// A snippet naming host1:7070 and its kin means a server on each
+			// host, each with a store of its own; else one server.
+			servers := map[string]string{"serve": cmd}
+			if strings.Contains(body, "host1:7070") {
+				servers = map[string]string{}
+				bind := w.replacer.Replace("0.0.0.0:7070")
+				for i, addr := range w.hosts {
+					host := fmt.Sprintf("host%d", i+1)
+					servers[host] = strings.Replace(cmd, bind, addr, 1) + " --store " + filepath.Join(w.dir, host)
+				}
+			}
+			for out, cmd := range servers {
+				fmt.Fprintf(&b, "%s > %s.out 2> %s.err &\n", cmd, out, out)
+				fmt.Fprintf(&b, "for i in $(seq 100); do grep -q serving %s.out 2>/dev/null && break; sleep 0.05; done\n", out)
+			}
 			continue
 		}
 		b.WriteString(line + "\n")

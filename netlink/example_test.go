@@ -84,3 +84,68 @@ func Example() {
 	// pulled 8000000 bytes, zero-copy: true
 	// element 123456: 123456
 }
+
+// A push to three servers: sent once, to the first, which relays each
+// block to the second as soon as it has verified it, and so on down the
+// chain. The servers share the token; the hosts report how each fared.
+func ExampleClient_PushChain() {
+	ctx := context.Background()
+	token := []byte("s3cret-shared-by-every-host")
+	var addrs []string
+	for range 3 { // three hosts (normally `arrayx serve --token-file` on each)
+		dir, _ := os.MkdirTemp("", "arrayx-host-")
+		defer os.RemoveAll(dir)
+		st, err := mmapstore.OpenStore(dir, nil)
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer st.Close()
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			log.Fatal(err)
+		}
+		srv := netlink.NewServer(st, netlink.Config{Token: token})
+		go srv.Serve(l)
+		defer srv.Close()
+		addrs = append(addrs, l.Addr().String())
+	}
+	localDir, _ := os.MkdirTemp("", "arrayx-local-")
+	defer os.RemoveAll(localDir)
+	store, err := mmapstore.OpenStore(localDir, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+	w, err := store.Create("model/weights", arrayx.Float32, arrayx.Shape{1 << 20}, arrayx.OrderC, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	array, err := w.Seal()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer array.Close()
+	host1, host2, host3 := addrs[0], addrs[1], addrs[2]
+
+	c, err := netlink.Dial(ctx, host1, &netlink.DialOptions{Token: token})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	stats, hosts, err := c.PushChain(ctx, array, "model/weights", []string{host2, host3})
+	if err != nil {
+		log.Fatal(err) // the first host failed
+	}
+	fmt.Println("sent once:", stats.Bytes, "bytes")
+	for i, h := range hosts {
+		if err := h.Err(); err != nil {
+			fmt.Println("host", i+2, "failed:", err) // cut out; the others carry on
+			continue
+		}
+		fmt.Println("host", i+2, "got", h.Bytes, "bytes, zero-copy:", h.ZeroCopy)
+	}
+	// Output:
+	// sent once: 4194304 bytes
+	// host 2 got 4194304 bytes, zero-copy: true
+	// host 3 got 4194304 bytes, zero-copy: true
+}
