@@ -58,6 +58,9 @@ func (h *Header) encodeBody() ([]byte, error) {
 	if h.CRC32C != nil {
 		n++
 	}
+	if h.XXH128 != nil {
+		n++
+	}
 	if len(h.Attrs) > 0 {
 		n++
 	}
@@ -85,6 +88,14 @@ func (h *Header) encodeBody() ([]byte, error) {
 		table := make([]byte, 4*len(h.CRC32C))
 		for i, c := range h.CRC32C {
 			binary.LittleEndian.PutUint32(table[4*i:], c)
+		}
+		_ = enc.EncodeBytes(table)
+	}
+	if h.XXH128 != nil {
+		_ = enc.EncodeString(headerKeyXXH)
+		table := make([]byte, 0, 16*len(h.XXH128))
+		for _, d := range h.XXH128 {
+			table = append(table, d[:]...)
 		}
 		_ = enc.EncodeBytes(table)
 	}
@@ -416,6 +427,21 @@ func decodeField(d *msgpack.Decoder, h *Header, key string) error {
 		h.CRC32C = make([]uint32, len(raw)/4)
 		for i := range h.CRC32C {
 			h.CRC32C[i] = binary.LittleEndian.Uint32(raw[4*i:])
+		}
+	case headerKeyXXH:
+		if c, _ := d.PeekCode(); c != msgpcode.Bin8 && c != msgpcode.Bin16 && c != msgpcode.Bin32 {
+			return invalid(key, "not binary")
+		}
+		var raw []byte
+		if raw, err = d.DecodeBytes(); err != nil {
+			return invalid(key, "%v", err)
+		}
+		if len(raw)%16 != 0 {
+			return invalid(key, "%d bytes is not a whole number of 16-byte digests", len(raw))
+		}
+		h.XXH128 = make([][16]byte, len(raw)/16)
+		for i := range h.XXH128 {
+			h.XXH128[i] = [16]byte(raw[16*i:])
 		}
 	case headerKeyAttrs:
 		h.Attrs, err = decodeAttrs(d)

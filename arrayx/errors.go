@@ -51,16 +51,22 @@ var (
 	ErrIndex = errors.New("arrayx: index out of range")
 )
 
-// ChecksumError reports the first data block whose CRC-32C does not match the
-// header's table. It wraps ErrChecksum.
+// ChecksumError reports the first data block whose CRC-32C, or XXH3-128,
+// does not match the header's table. It wraps ErrChecksum.
 type ChecksumError struct {
 	Block  int   // block number, from 0
 	Offset int64 // byte offset of the block within the data region
 	Want   uint32
-	Got    uint32
+	Got    uint32 // CRC-32C: Want and Got differ unless Digest
+	// Digest means the CRC-32C matched but the XXH3-128 did not.
+	Digest bool
 }
 
 func (e *ChecksumError) Error() string {
+	if e.Digest {
+		return fmt.Sprintf("arrayx: checksum mismatch in block %d (data offset %d): its CRC-32C matches but its XXH3-128 does not",
+			e.Block, e.Offset)
+	}
 	return fmt.Sprintf("arrayx: checksum mismatch in block %d (data offset %d): header has %08x, data has %08x",
 		e.Block, e.Offset, e.Want, e.Got)
 }

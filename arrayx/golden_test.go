@@ -9,12 +9,20 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
+
+	"github.com/zeebo/xxh3"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-const goldenFile = "float32_2x3.arx"
+const (
+	goldenFile = "float32_2x3.arx"
+	// goldenV10 is the same array as the format 1.0 writer wrote it
+	// (before the XXH3-128 table): every later reader must read it.
+	goldenV10 = "float32_2x3_v1.0.arx"
+)
 
 // writeGolden builds the golden file with the package's writer path.
 func writeGolden(tb testing.TB) []byte {
@@ -52,7 +60,7 @@ func TestGolden(t *testing.T) {
 	if len(want) != 4096+24 {
 		t.Errorf("golden file is %d bytes, want 4120", len(want))
 	}
-	if !bytes.Equal(want[:8], Magic[:]) || binary.LittleEndian.Uint16(want[8:]) != 1 || binary.LittleEndian.Uint16(want[10:]) != 0 {
+	if !bytes.Equal(want[:8], Magic[:]) || binary.LittleEndian.Uint16(want[8:]) != 1 || binary.LittleEndian.Uint16(want[10:]) != 1 {
 		t.Errorf("golden prefix % x", want[:12])
 	}
 	hlen := int(binary.LittleEndian.Uint32(want[12:]))
@@ -75,13 +83,46 @@ func TestGolden(t *testing.T) {
 	}
 	wantH := &Header{
 		DType: Float32, Shape: Shape{2, 3}, Order: OrderC, NBytes: 24, DataOffset: 4096, BlockSize: 4 << 20,
-		CRC32C: []uint32{crc32.Checksum(goldenData(), crc32.MakeTable(crc32.Castagnoli))}, Sealed: true,
+		CRC32C: []uint32{crc32.Checksum(goldenData(), crc32.MakeTable(crc32.Castagnoli))},
+		XXH128: [][16]byte{xxh3.Hash128(goldenData()).Bytes()}, Sealed: true,
 		Attrs: map[string]any{"units": "m", "source": "golden"},
 	}
 	if !headersEqual(h, wantH) {
 		t.Errorf("golden header\n got %+v\nwant %+v", h, wantH)
 	}
 	checkErr(t, h.CheckBlock(0, want[4096:]), nil)
+	bad := slices.Clone(want[4096:])
+	bad[5] ^= 1
+	checkErr(t, h.CheckBlock(0, bad), ErrChecksum)
+}
+
+// TestGoldenV10 reads the file the format 1.0 writer wrote: the same
+// array, without the XXH3-128 table, still verifies by its CRC-32C, and
+// its blocks are never taken as equal to another array's (SameBlock needs
+// digests on both sides).
+func TestGoldenV10(t *testing.T) {
+	old, err := os.ReadFile(filepath.Join("testdata", goldenV10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if binary.LittleEndian.Uint16(old[10:]) != 0 {
+		t.Fatalf("%s is not a 1.0 file", goldenV10)
+	}
+	h, err := ReadHeader(bytes.NewReader(old), int64(len(old)), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.XXH128 != nil || len(h.CRC32C) != 1 || !h.Sealed {
+		t.Fatalf("1.0 header read as %+v", h)
+	}
+	checkErr(t, h.CheckBlock(0, old[4096:]), nil)
+	cur, _ := sealedFile(t, Float32, Shape{2, 3}, OrderC, map[string]any{"units": "m", "source": "golden"}, goldenData())
+	if h.SameBlock(cur, 0) || cur.SameBlock(h, 0) || !cur.SameBlock(cur, 0) {
+		t.Error("SameBlock trusted a CRC-32C alone, or refused identical digests")
+	}
+	if !bytes.Equal(old[4096:], goldenData()) {
+		t.Error("1.0 golden data changed")
+	}
 }
 
 func window(b []byte, i int) []byte {

@@ -15,7 +15,8 @@ const (
 	PrefixSize   = 16   // magic, major, minor, header length
 	Alignment    = 4096 // data_offset is a multiple of this
 	MajorVersion = 1
-	MinorVersion = 0
+	// MinorVersion 1 added the xxh3_128 table; readers of 1.0 ignore it.
+	MinorVersion = 1
 
 	MinBlockSize = 64 << 10 // smallest legal block_size
 	MaxBlockSize = 1 << 30  // largest legal block_size
@@ -26,8 +27,16 @@ const (
 	// DefaultMaxHeaderBytes is the default reader limit on the header length H.
 	DefaultMaxHeaderBytes = 1 << 20
 
-	// Writers aim for at most this many blocks, with blocks of at least 4 MiB.
-	targetMaxBlocks = 65536
+	// Writers aim for at most this many blocks, with blocks of at least 4
+	// MiB: 20 bytes of checksums a block then fit a 1 MiB header with room
+	// for attrs.
+	targetMaxBlocks = 32768
+
+	// MaxDigestBlocks is the most blocks a writer records XXH3-128 digests
+	// for: arrays of more (beyond 32 TiB, with 1 GiB blocks) carry CRC-32Cs
+	// only, as their tables would not fit a header within readers' default
+	// limit.
+	MaxDigestBlocks = targetMaxBlocks
 	minWriterBlock  = 4 << 20
 	maxAttrsDepth   = 32 // nesting allowed in a header (attrs included)
 	headerKeyDType  = "dtype"
@@ -37,6 +46,7 @@ const (
 	headerKeyOffset = "data_offset"
 	headerKeyBlock  = "block_size"
 	headerKeyCRC    = "crc32c"
+	headerKeyXXH    = "xxh3_128"
 	headerKeySealed = "sealed"
 	headerKeyAttrs  = "attrs"
 )
@@ -67,13 +77,18 @@ type Header struct {
 	BlockSize  int64 // CRC block size, a power of two in [MinBlockSize, MaxBlockSize]
 	// CRC32C holds one checksum per block; nil when absent (unsealed arrays).
 	CRC32C []uint32
+	// XXH128 holds each block's XXH3-128, the digest that tells whether two
+	// blocks are equal; nil when absent (unsealed arrays, and arrays sealed
+	// by writers of format 1.0).
+	XXH128 [][16]byte
 	Sealed bool
 	Attrs  map[string]any // optional user metadata
 }
 
 // NewHeader lays out a new, unsealed array: it computes nbytes, chooses the
 // block size, and reserves room before data_offset for the header as it will
-// be once sealed (with its CRC table), so sealing rewrites it in place.
+// be once sealed (with its CRC and digest tables), so sealing rewrites it in
+// place.
 func NewHeader(dt DType, shape Shape, order Order, attrs map[string]any) (*Header, error) {
 	if !dt.Valid() {
 		return nil, fmt.Errorf("%w: %v", ErrDType, dt)
@@ -113,11 +128,15 @@ func NewHeader(dt DType, shape Shape, order Order, attrs map[string]any) (*Heade
 	}
 	h.BlockSize = ChooseBlockSize(h.NBytes)
 	// Refuse before allocating the table: 4 bytes a block alone must fit.
-	if nb := h.NumBlocks(); nb > (DefaultMaxHeaderBytes-PrefixSize)/4 {
+	nb := h.NumBlocks()
+	if nb > (DefaultMaxHeaderBytes-PrefixSize)/4 {
 		return nil, fmt.Errorf("%w: %d bytes need %d CRC blocks, more than a header within readers' default limit of %d bytes holds",
 			ErrTooLarge, h.NBytes, nb, DefaultMaxHeaderBytes)
 	}
-	h.CRC32C = make([]uint32, h.NumBlocks())
+	h.CRC32C = make([]uint32, nb)
+	if nb <= MaxDigestBlocks {
+		h.XXH128 = make([][16]byte, nb)
+	}
 	// Encoded integers grow with their value, so iterate to a fixed point; the
 	// offset only grows, so this ends after a few rounds.
 	for {
@@ -138,12 +157,12 @@ func NewHeader(dt DType, shape Shape, order Order, attrs map[string]any) (*Heade
 	if h.NBytes > math.MaxInt64-h.DataOffset {
 		return nil, fmt.Errorf("%w: %d bytes of data", ErrTooLarge, h.NBytes)
 	}
-	h.Sealed, h.CRC32C = false, nil
+	h.Sealed, h.CRC32C, h.XXH128 = false, nil, nil
 	return h, nil
 }
 
 // ChooseBlockSize returns the writer's block size for nbytes of data: the
-// smallest power of two of at least 4 MiB giving at most 65,536 blocks,
+// smallest power of two of at least 4 MiB giving at most 32,768 blocks,
 // capped at MaxBlockSize.
 func ChooseBlockSize(nbytes int64) int64 {
 	bs := int64(minWriterBlock)
@@ -178,26 +197,43 @@ func (h *Header) Offset(index ...int64) (int64, error) {
 	return Offset(h.Shape, h.Order, h.DType.ItemSize(), index...)
 }
 
-// CheckBlock compares the CRC-32C of block i's data with the header's table.
+// CheckBlock compares block i's data with the header's checksums.
 // It returns a *ChecksumError on mismatch.
 func (h *Header) CheckBlock(i int, data []byte) error {
 	if i < 0 || i >= len(h.CRC32C) {
 		return fmt.Errorf("%w: block %d of %d", ErrIndex, i, len(h.CRC32C))
 	}
-	return h.CheckCRC(i, CRC32C(data))
+	return h.CheckSum(i, SumBlock(data, h.XXH128 != nil))
 }
 
-// CheckCRC compares got, the CRC-32C computed over block i's data, with the
-// header's table. It returns a *ChecksumError on mismatch.
-func (h *Header) CheckCRC(i int, got uint32) error {
+// CheckSum compares got, the sums computed over block i's data, with the
+// header's tables: the CRC-32C, and the XXH3-128 when the header has one.
+// It returns a *ChecksumError on mismatch.
+func (h *Header) CheckSum(i int, got BlockSum) error {
 	if i < 0 || i >= len(h.CRC32C) {
 		return fmt.Errorf("%w: block %d of %d", ErrIndex, i, len(h.CRC32C))
 	}
-	if got != h.CRC32C[i] {
-		off, _ := h.Block(i)
-		return &ChecksumError{Block: i, Offset: off, Want: h.CRC32C[i], Got: got}
+	off, _ := h.Block(i)
+	if got.CRC32C != h.CRC32C[i] {
+		return &ChecksumError{Block: i, Offset: off, Want: h.CRC32C[i], Got: got.CRC32C}
+	}
+	if h.XXH128 != nil && got.XXH128 != h.XXH128[i] {
+		return &ChecksumError{Block: i, Offset: off, Want: h.CRC32C[i], Got: got.CRC32C, Digest: true}
 	}
 	return nil
+}
+
+// SameBlock reports whether block i of h and block i of o hold the same
+// bytes, as far as their headers tell: both sealed with XXH3-128 tables
+// (a CRC-32C match is no proof at millions of blocks), the same block
+// length, and the same digest and CRC.
+func (h *Header) SameBlock(o *Header, i int) bool {
+	if h.XXH128 == nil || o.XXH128 == nil || i < 0 || i >= len(h.XXH128) || i >= len(o.XXH128) {
+		return false
+	}
+	_, n := h.Block(i)
+	_, on := o.Block(i)
+	return n == on && h.XXH128[i] == o.XXH128[i] && h.CRC32C[i] == o.CRC32C[i]
 }
 
 // Validate checks every field and their consistency. It does not know the
@@ -238,6 +274,12 @@ func (h *Header) Validate() error {
 	if h.Sealed && h.CRC32C == nil {
 		return invalid(headerKeyCRC, "missing from a sealed header")
 	}
+	if h.XXH128 != nil && len(h.XXH128) != h.NumBlocks() {
+		return invalid(headerKeyXXH, "%d digests for %d blocks", len(h.XXH128), h.NumBlocks())
+	}
+	if h.XXH128 != nil && h.CRC32C == nil {
+		return invalid(headerKeyXXH, "present without %s", headerKeyCRC)
+	}
 	return nil
 }
 
@@ -261,6 +303,9 @@ func (h *Header) Clone() *Header {
 	c.Shape = append(Shape{}, h.Shape...)
 	if h.CRC32C != nil {
 		c.CRC32C = append([]uint32{}, h.CRC32C...)
+	}
+	if h.XXH128 != nil {
+		c.XXH128 = append([][16]byte{}, h.XXH128...)
 	}
 	if h.Attrs != nil {
 		c.Attrs = make(map[string]any, len(h.Attrs))

@@ -175,6 +175,13 @@ func TestUnmarshal(t *testing.T) {
 		// sealed
 		{"sealed-missing", headerBytes(base.without("sealed").body()), Limits{}, ErrInvalidHeader},
 		{"sealed-without-crc", headerBytes(base.without("crc32c").body()), Limits{}, ErrInvalidHeader},
+		// xxh3_128 (format 1.1): optional, one 16-byte digest a block, with crc32c
+		{"valid-xxh", headerBytes(base.set("xxh3_128", mp{}.bin(make([]byte, 16))).body()), Limits{}, nil},
+		{"xxh-two-for-one-block", headerBytes(base.set("xxh3_128", mp{}.bin(make([]byte, 32))).body()), Limits{}, ErrInvalidHeader},
+		{"xxh-none-for-one-block", headerBytes(base.set("xxh3_128", mp{}.bin(nil)).body()), Limits{}, ErrInvalidHeader},
+		{"xxh-15-bytes", headerBytes(base.set("xxh3_128", mp{}.bin(make([]byte, 15))).body()), Limits{}, ErrInvalidHeader},
+		{"xxh-str", headerBytes(base.set("xxh3_128", mp{}.str(strings.Repeat("x", 16))).body()), Limits{}, ErrInvalidHeader},
+		{"xxh-without-crc", headerBytes(base.set("sealed", mp{}.boolean(false)).without("crc32c").set("xxh3_128", mp{}.bin(make([]byte, 16))).body()), Limits{}, ErrInvalidHeader},
 		{"sealed-int", headerBytes(base.set("sealed", mp{}.uint(1)).body()), Limits{}, ErrInvalidHeader},
 		{"sealed-string", headerBytes(base.set("sealed", mp{}.str("true")).body()), Limits{}, ErrInvalidHeader},
 		{"sealed-nil", headerBytes(base.set("sealed", mp{}.null()).body()), Limits{}, ErrInvalidHeader},
@@ -479,7 +486,7 @@ func TestMarshalPrefix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []byte{0x89, 0x41, 0x52, 0x58, 0x0d, 0x0a, 0x1a, 0x0a, 1, 0, 0, 0}
+	want := []byte{0x89, 0x41, 0x52, 0x58, 0x0d, 0x0a, 0x1a, 0x0a, 1, 0, 1, 0}
 	if !bytes.Equal(b[:12], want) {
 		t.Errorf("prefix % x, want % x", b[:12], want)
 	}
@@ -487,7 +494,7 @@ func TestMarshalPrefix(t *testing.T) {
 		t.Errorf("H = %d, header is %d bytes", h, len(b)-PrefixSize)
 	}
 	p, err := ParsePrefix(b, Limits{})
-	if err != nil || p.Major != 1 || p.Minor != 0 || int(p.HeaderLen) != len(b)-PrefixSize {
+	if err != nil || p.Major != 1 || p.Minor != 1 || int(p.HeaderLen) != len(b)-PrefixSize {
 		t.Errorf("ParsePrefix = %+v, %v", p, err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"hash/crc32"
 	"math"
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -269,9 +270,16 @@ func sealedFile(tb testing.TB, dt DType, shape Shape, order Order, attrs map[str
 		tb.Fatalf("sealedFile: %d data bytes for nbytes %d", len(data), h.NBytes)
 	}
 	h.CRC32C = make([]uint32, h.NumBlocks())
+	if h.NumBlocks() <= MaxDigestBlocks {
+		h.XXH128 = make([][16]byte, h.NumBlocks())
+	}
 	for i := range h.CRC32C {
 		off, n := h.Block(i)
-		h.CRC32C[i] = CRC32C(data[off : off+n])
+		s := SumBlock(data[off:off+n], h.XXH128 != nil)
+		h.CRC32C[i] = s.CRC32C
+		if h.XXH128 != nil {
+			h.XXH128[i] = s.XXH128
+		}
 	}
 	h.Sealed = true
 	hdr, err := h.Marshal()
@@ -317,7 +325,8 @@ func headersEqual(a, b *Header) bool {
 	if a.DType != b.DType || !a.Shape.Equal(b.Shape) || a.Order != b.Order ||
 		a.NBytes != b.NBytes || a.DataOffset != b.DataOffset || a.BlockSize != b.BlockSize ||
 		a.Sealed != b.Sealed || (a.CRC32C == nil) != (b.CRC32C == nil) ||
-		!reflect.DeepEqual(append([]uint32{}, a.CRC32C...), append([]uint32{}, b.CRC32C...)) {
+		!reflect.DeepEqual(append([]uint32{}, a.CRC32C...), append([]uint32{}, b.CRC32C...)) ||
+		(a.XXH128 == nil) != (b.XXH128 == nil) || !slices.Equal(a.XXH128, b.XXH128) {
 		return false
 	}
 	if len(a.Attrs) == 0 && len(b.Attrs) == 0 {

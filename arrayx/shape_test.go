@@ -248,14 +248,15 @@ func TestChooseBlockSize(t *testing.T) {
 		{1, 4 * MiB},
 		{MiB, 4 * MiB},
 		{4 * MiB, 4 * MiB},
-		{256 * GiB, 4 * MiB}, // exactly 65536 blocks of 4 MiB
-		{256*GiB + 1, 8 * MiB},
-		{300 * GiB, 8 * MiB},
-		{512 * GiB, 8 * MiB},
-		{512*GiB + 1, 16 * MiB},
-		{1 << 45, 512 * MiB},
-		{1<<45 + 1, GiB},
-		{1 << 46, GiB}, // exactly 65536 blocks of 1 GiB
+		{128 * GiB, 4 * MiB}, // exactly 32768 blocks of 4 MiB
+		{128*GiB + 1, 8 * MiB},
+		{200 * GiB, 8 * MiB},
+		{256 * GiB, 8 * MiB},
+		{256*GiB + 1, 16 * MiB},
+		{1 << 44, 512 * MiB},
+		{1<<44 + 1, GiB},
+		{1 << 45, GiB}, // exactly 32768 blocks of 1 GiB
+		{1 << 46, GiB}, // 65536 blocks of 1 GiB: CRCs only (MaxDigestBlocks)
 		{1<<46 + 1, GiB},
 		{1 << 50, GiB},
 		{math.MaxInt64, GiB},
@@ -267,7 +268,7 @@ func TestChooseBlockSize(t *testing.T) {
 	}
 
 	// The rule itself, on random sizes: the smallest power of two >= 4 MiB
-	// giving at most 65536 blocks, capped at 1 GiB.
+	// giving at most 32768 blocks, capped at 1 GiB.
 	rng := rand.New(rand.NewPCG(1, 2))
 	for range 10000 {
 		n := rng.Int64() >> rng.IntN(63) // sizes spread over every magnitude
@@ -276,17 +277,18 @@ func TestChooseBlockSize(t *testing.T) {
 		if bs&(bs-1) != 0 || bs < 4*MiB || bs > GiB {
 			t.Fatalf("ChooseBlockSize(%d) = %d", n, bs)
 		}
-		if bs < GiB && blocks(bs) > 65536 {
+		if bs < GiB && blocks(bs) > 32768 {
 			t.Fatalf("ChooseBlockSize(%d) = %d gives %d blocks", n, bs, blocks(bs))
 		}
-		if bs > 4*MiB && blocks(bs/2) <= 65536 {
+		if bs > 4*MiB && blocks(bs/2) <= 32768 {
 			t.Fatalf("ChooseBlockSize(%d) = %d, but %d gives %d blocks", n, bs, bs/2, blocks(bs/2))
 		}
 	}
 }
 
-// sealedFits checks that h, once sealed with a full CRC table, marshals within
-// its DataOffset, and that DataOffset is the smallest aligned offset that does.
+// sealedFits checks that h, once sealed with a full CRC table (and digest
+// table, up to MaxDigestBlocks), marshals within its DataOffset, and that
+// DataOffset is the smallest aligned offset that does.
 func sealedFits(tb testing.TB, h *Header) {
 	tb.Helper()
 	s := h.Clone()
@@ -294,6 +296,12 @@ func sealedFits(tb testing.TB, h *Header) {
 	s.CRC32C = make([]uint32, s.NumBlocks())
 	for i := range s.CRC32C {
 		s.CRC32C[i] = 0xffffffff
+	}
+	if s.NumBlocks() <= MaxDigestBlocks {
+		s.XXH128 = make([][16]byte, s.NumBlocks())
+		for i := range s.XXH128 {
+			s.XXH128[i] = [16]byte{0: 0xff, 15: 0xff}
+		}
 	}
 	b, err := s.Marshal()
 	if err != nil {
@@ -335,10 +343,11 @@ func TestNewHeader(t *testing.T) {
 		{"0-d", Complex128, Shape{}, OrderF, nil, 16, 4 * MiB, 1, 4096},
 		{"1MiB", Uint8, Shape{1 << 20}, OrderC, nil, MiB, 4 * MiB, 1, 4096},
 		{"golden", Float32, Shape{2, 3}, OrderC, map[string]any{"units": "m", "source": "golden"}, 24, 4 * MiB, 1, 4096},
-		{"65536-blocks", Uint8, Shape{256 * GiB}, OrderC, nil, 256 * GiB, 4 * MiB, 65536, 0},
-		{"65536-blocks-max-attrs", Uint8, Shape{256 * GiB}, OrderC, blob(MaxAttrsBytes - 6), 256 * GiB, 4 * MiB, 65536, 0},
-		{"300GiB", Float64, Shape{300 * GiB / 8}, OrderC, nil, 300 * GiB, 8 * MiB, 38400, 0},
-		{"300GiB-2d-F", Float32, Shape{300 * 1024, 256 * 1024}, OrderF, nil, 300 * GiB, 8 * MiB, 38400, 0},
+		{"32768-blocks", Uint8, Shape{128 * GiB}, OrderC, nil, 128 * GiB, 4 * MiB, 32768, 0},
+		{"32768-blocks-max-attrs", Uint8, Shape{128 * GiB}, OrderC, blob(MaxAttrsBytes - 6), 128 * GiB, 4 * MiB, 32768, 0},
+		{"300GiB", Float64, Shape{300 * GiB / 8}, OrderC, nil, 300 * GiB, 16 * MiB, 19200, 0},
+		{"300GiB-2d-F", Float32, Shape{300 * 1024, 256 * 1024}, OrderF, nil, 300 * GiB, 16 * MiB, 19200, 0},
+		{"2^46-bytes-crc-only", Uint8, Shape{1 << 46}, OrderC, nil, 1 << 46, GiB, 65536, 0},
 		{"2^47-bytes", Uint8, Shape{1 << 47}, OrderC, nil, 1 << 47, GiB, 131072, 0},
 		{"rank-64", Int8, slices.Repeat(Shape{1}, 64), OrderC, nil, 1, 4 * MiB, 1, 4096},
 		{"attrs-at-limit", Bool, Shape{3}, OrderC, blob(MaxAttrsBytes - 6), 3, 4 * MiB, 1, 0},

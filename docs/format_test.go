@@ -46,7 +46,8 @@ func exampleFile(t *testing.T) (prefixAndHeader []byte, h *arrayx.Header) {
 	for i := range 6 {
 		binary.LittleEndian.PutUint32(data[4*i:], math.Float32bits(float32(i)))
 	}
-	h.Sealed, h.CRC32C = true, []uint32{arrayx.CRC32C(data)}
+	sum := arrayx.SumBlock(data, true)
+	h.Sealed, h.CRC32C, h.XXH128 = true, []uint32{sum.CRC32C}, [][16]byte{sum.XXH128}
 	b, err := h.Marshal()
 	if err != nil {
 		t.Fatal(err)
@@ -65,6 +66,7 @@ func TestFormatExampleBytes(t *testing.T) {
 		fmt.Sprintf("data_offset = %d", h.DataOffset),
 		fmt.Sprintf("file size = %d", h.FileSize()),
 		fmt.Sprintf("crc32c[0] = %08x", h.CRC32C[0]),
+		fmt.Sprintf("xxh3_128[0] = %x", h.XXH128[0]),
 	} {
 		if !strings.Contains(facts, want) {
 			t.Errorf("FORMAT.md example facts lack %q:\n%s", want, facts)
@@ -91,6 +93,16 @@ func TestFormatTables(t *testing.T) {
 		if !strings.Contains(text, row) {
 			t.Errorf("FORMAT.md lacks the dtype row %q", row)
 		}
+	}
+	for _, v := range []string{"", "123456789"} {
+		if d := fmt.Sprintf("%x", arrayx.SumBlock([]byte(v), true).XXH128); !strings.Contains(text, "`"+d+"`") {
+			t.Errorf("FORMAT.md lacks the XXH3-128 test vector of %q, %s", v, d)
+		}
+	}
+	if !strings.Contains(text, fmt.Sprintf("at most %s blocks", group(arrayx.MaxDigestBlocks))) ||
+		!strings.Contains(text, fmt.Sprintf("no XXH3-128 beyond %s blocks", group(arrayx.MaxDigestBlocks))) ||
+		arrayx.ChooseBlockSize(128<<30) != 4<<20 || arrayx.ChooseBlockSize(128<<30+1) != 8<<20 {
+		t.Error("FORMAT.md's block and digest limits are out of date")
 	}
 	magic := strings.ToUpper(hex.EncodeToString(arrayx.Magic[:]))
 	spaced := regexp.MustCompile("..").ReplaceAllString(magic, "$0 ")
@@ -247,4 +259,13 @@ func fillIndex(b []byte, dt arrayx.DType) {
 			binary.LittleEndian.PutUint64(e, math.Float64bits(float64(i)))
 		}
 	}
+}
+
+// group writes n with commas between thousands, as the prose does.
+func group(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

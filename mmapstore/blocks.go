@@ -82,12 +82,27 @@ func forBlocks(h *arrayx.Header, data []byte, first, last int, fn func(i int, bl
 	})
 }
 
-// computeCRCs returns the CRC-32C table of data, computed in parallel.
-func computeCRCs(h *arrayx.Header, data []byte) ([]uint32, error) {
-	crcs := make([]uint32, h.NumBlocks())
+// computeSums returns the CRC-32C table of data and, for an array of at
+// most arrayx.MaxDigestBlocks blocks, its XXH3-128 table (else nil),
+// computed in parallel.
+func computeSums(h *arrayx.Header, data []byte) ([]uint32, [][16]byte, error) {
+	crcs, xxhs := newSumTables(h)
 	err := forBlocks(h, data, 0, len(crcs), func(i int, block []byte) error {
-		crcs[i] = arrayx.CRC32C(block)
+		s := arrayx.SumBlock(block, xxhs != nil)
+		crcs[i] = s.CRC32C
+		if xxhs != nil {
+			xxhs[i] = s.XXH128
+		}
 		return nil
 	})
-	return crcs, err
+	return crcs, xxhs, err
+}
+
+// newSumTables allocates the tables a writer seals h with.
+func newSumTables(h *arrayx.Header) ([]uint32, [][16]byte) {
+	nb := h.NumBlocks()
+	if nb > arrayx.MaxDigestBlocks {
+		return make([]uint32, nb), nil
+	}
+	return make([]uint32, nb), make([][16]byte, nb)
 }

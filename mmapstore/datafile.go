@@ -182,40 +182,42 @@ func (d dataFile) writeAt(p []byte, off int64) error {
 	return nil
 }
 
-// blockCRC computes the CRC-32C of block i of h from the file, a chunk at a
-// time through buf.
-func (d dataFile) blockCRC(h *arrayx.Header, i int, buf []byte) (uint32, error) {
+// blockSum computes the sums of block i of h from the file, a chunk at a
+// time through buf: the CRC-32C, and the XXH3-128 when strong.
+func (d dataFile) blockSum(h *arrayx.Header, i int, buf []byte, bh *arrayx.BlockHasher) (arrayx.BlockSum, error) {
 	off, n := h.Block(i)
-	var crc uint32
+	bh.Reset()
 	for done := int64(0); done < n; {
 		c := int(min(n-done, int64(len(buf))))
 		r, err := d.readAt(buf[:c], off+done)
 		if err != nil && !(err == io.EOF && r == c) {
-			return 0, err
+			return arrayx.BlockSum{}, err
 		}
-		crc = arrayx.UpdateCRC32C(crc, buf[:r])
+		bh.Write(buf[:r])
 		done += int64(r)
 	}
-	return crc, nil
+	return bh.Sum(), nil
 }
 
-// scanBlocks computes the CRC-32C of each block in [first, last) from the
-// file and passes it to fn, in parallel (eachBlock: the lowest failing
-// block's error is returned); fn errors stop the scan.
-func (d dataFile) scanBlocks(h *arrayx.Header, first, last int, fn func(i int, crc uint32) error) error {
+// scanBlocks computes the sums of each block in [first, last) from the
+// file (the XXH3-128 too when strong) and passes them to fn, in parallel
+// (eachBlock: the lowest failing block's error is returned); fn errors stop
+// the scan.
+func (d dataFile) scanBlocks(h *arrayx.Header, first, last int, strong bool, fn func(i int, sum arrayx.BlockSum) error) error {
 	return eachBlock(first, last, func() (func(int) error, func()) {
 		bp := chunkPool.Get()
+		bh := arrayx.NewBlockHasher(strong)
 		return func(i int) error {
-			crc, err := d.blockCRC(h, i, *bp)
+			sum, err := d.blockSum(h, i, *bp, bh)
 			if err != nil {
 				return fmt.Errorf("block %d: %w", i, err)
 			}
-			return fn(i, crc)
+			return fn(i, sum)
 		}, func() { chunkPool.Put(bp) }
 	})
 }
 
-// verify checks blocks [first, last) against h's CRC table.
+// verify checks blocks [first, last) against h's tables.
 func (d dataFile) verify(h *arrayx.Header, first, last int) error {
-	return d.scanBlocks(h, first, last, h.CheckCRC)
+	return d.scanBlocks(h, first, last, h.XXH128 != nil, h.CheckSum)
 }

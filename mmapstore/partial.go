@@ -187,8 +187,8 @@ func (p *Partial) open() error {
 		return nil
 	}
 	// Keep every block that still matches the CRC table.
-	err = p.df.scanBlocks(p.h, 0, len(p.state), func(i int, crc uint32) error {
-		if p.h.CheckCRC(i, crc) == nil {
+	err = p.df.scanBlocks(p.h, 0, len(p.state), p.h.XXH128 != nil, func(i int, sum arrayx.BlockSum) error {
+		if p.h.CheckSum(i, sum) == nil {
 			p.state[i] = blockHeld // each i is one goroutine's alone
 		}
 		return nil
@@ -306,7 +306,7 @@ func (p *Partial) release(i int, verified bool) {
 // ReceiveAt reads data bytes [off, off+n) from r and lands them in the
 // partial. off must be the start of a block, and off+n the end of one (or of
 // the data). Each block is gathered in a small reused buffer, its CRC-32C
-// computed piece by piece as the bytes arrive (while they are hot in cache),
+// (and XXH3-128, when the header has them) computed piece by piece as the bytes arrive (while they are hot in cache),
 // and written to the file at its own offset (pwrite) once it verifies; the
 // file's offset and any mapping of it are never used, so any number of
 // goroutines may receive into one partial at once. A block that is already
@@ -325,6 +325,7 @@ func (p *Partial) ReceiveAt(r io.Reader, off, n int64) (int64, error) {
 	}
 	bp := landPool.Get()
 	defer landPool.Put(bp)
+	bh := arrayx.NewBlockHasher(p.h.XXH128 != nil)
 	var got int64
 	for got < n {
 		i := int((off + got) / bs)
@@ -332,7 +333,7 @@ func (p *Partial) ReceiveAt(r io.Reader, off, n int64) (int64, error) {
 		if err != nil {
 			return got, err
 		}
-		m, err := p.landBlock(r, i, *bp, land)
+		m, err := p.landBlock(r, i, *bp, bh, land)
 		got += m
 		if land {
 			p.release(i, err == nil)
@@ -344,12 +345,12 @@ func (p *Partial) ReceiveAt(r io.Reader, off, n int64) (int64, error) {
 	return got, nil
 }
 
-// landBlock reads block i from r into buf, checking its CRC, and writes it
-// to the file if land (else drops it). A block larger than buf is written a
-// buffer at a time and checked at its end.
-func (p *Partial) landBlock(r io.Reader, i int, buf []byte, land bool) (int64, error) {
+// landBlock reads block i from r into buf, checking its sums with bh, and
+// writes it to the file if land (else drops it). A block larger than buf is
+// written a buffer at a time and checked at its end.
+func (p *Partial) landBlock(r io.Reader, i int, buf []byte, bh *arrayx.BlockHasher, land bool) (int64, error) {
 	off, n := p.h.Block(i)
-	var crc uint32
+	bh.Reset()
 	var got int64 // bytes of the block read
 	var fill int  // bytes of buf holding data not yet written
 	for got < n {
@@ -364,7 +365,7 @@ func (p *Partial) landBlock(r io.Reader, i int, buf []byte, land bool) (int64, e
 		c, err := r.Read(buf[fill:min(len(buf), fill+int(n-got))])
 		if c > 0 {
 			if land {
-				crc = arrayx.UpdateCRC32C(crc, buf[fill:fill+c])
+				bh.Write(buf[fill : fill+c])
 			}
 			fill += c
 			got += int64(c)
@@ -379,7 +380,7 @@ func (p *Partial) landBlock(r io.Reader, i int, buf []byte, land bool) (int64, e
 	if !land {
 		return got, nil
 	}
-	if err := p.h.CheckCRC(i, crc); err != nil {
+	if err := p.h.CheckSum(i, bh.Sum()); err != nil {
 		return got, err // a block that fits in buf never reached the file
 	}
 	return got, p.df.writeAt(buf[:fill], off+n-int64(fill))
@@ -454,8 +455,8 @@ func (p *Partial) Seed(old *Array) (int64, string, error) {
 			return seeded, joinMethods(methods), noSpace(err)
 		}
 		var bad []bool = make([]bool, r.Len())
-		err = p.df.scanBlocks(p.h, r.Start, r.End, func(i int, crc uint32) error {
-			bad[i-r.Start] = p.h.CheckCRC(i, crc) != nil
+		err = p.df.scanBlocks(p.h, r.Start, r.End, p.h.XXH128 != nil, func(i int, sum arrayx.BlockSum) error {
+			bad[i-r.Start] = p.h.CheckSum(i, sum) != nil
 			return nil
 		})
 		if err != nil {
@@ -476,10 +477,8 @@ func (p *Partial) seedRuns(old *arrayx.Header) []BlockRange {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var runs []BlockRange
-	for i := range min(len(p.state), len(old.CRC32C)) {
-		_, n := p.h.Block(i)
-		_, on := old.Block(i)
-		if p.state[i] != blockMissing || n != on || p.h.CRC32C[i] != old.CRC32C[i] {
+	for i := range len(p.state) {
+		if p.state[i] != blockMissing || !p.h.SameBlock(old, i) {
 			continue
 		}
 		p.state[i] = blockLanding

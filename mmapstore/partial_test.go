@@ -403,6 +403,35 @@ func TestSeed(t *testing.T) {
 	if _, _, err := q.Seed(other); !errors.Is(err, ErrClosed) {
 		t.Fatalf("seed from a closed array: %v", err)
 	}
+
+	// An old version sealed by a format 1.0 writer (CRC-32Cs, no XXH3-128)
+	// seeds nothing: equal CRCs are no proof of equal blocks.
+	h10 := old.Header().Clone()
+	h10.XXH128 = nil
+	raw, err := h10.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := append(append(raw, make([]byte, h10.DataOffset-int64(len(raw)))...), old.Bytes()...)
+	if err := os.WriteFile(filepath.Join(dst.Dir(), "v10"+Ext), file, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	v10, err := dst.Open("v10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v10.Close()
+	if err := v10.Verify(); err != nil {
+		t.Fatalf("a 1.0 array does not verify by its CRCs: %v", err)
+	}
+	r, err := dst.Receive("z", headerOf(t, s, "v1"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if n, _, err := r.Seed(v10); n != 0 || err != nil || len(r.Missing()) != 1 {
+		t.Fatalf("seed from a 1.0 array: %d bytes, missing %v, %v; want nothing seeded", n, r.Missing(), err)
+	}
 }
 
 func TestReceiveRefuses(t *testing.T) {

@@ -157,17 +157,21 @@ func (w *Writer) Seal() (*Array, error) {
 
 func (w *Writer) seal() (*Array, error) {
 	var crcs []uint32
+	var xxhs [][16]byte
 	var err error
 	if w.touched {
-		crcs, err = computeCRCs(w.h, w.mm[w.h.DataOffset:])
+		crcs, xxhs, err = computeSums(w.h, w.mm[w.h.DataOffset:])
 	} else {
 		// Filled in the kernel (an import): its pages are in the page cache
 		// but were never touched through this mapping, and first touches of
 		// a mapping are slow on virtual machines; read them instead.
-		crcs = make([]uint32, w.h.NumBlocks())
+		crcs, xxhs = newSumTables(w.h)
 		d := dataFile{f: w.f, base: w.h.DataOffset, size: w.h.NBytes, name: w.display}
-		err = d.scanBlocks(w.h, 0, len(crcs), func(i int, crc uint32) error {
-			crcs[i] = crc
+		err = d.scanBlocks(w.h, 0, len(crcs), xxhs != nil, func(i int, sum arrayx.BlockSum) error {
+			crcs[i] = sum.CRC32C
+			if xxhs != nil {
+				xxhs[i] = sum.XXH128
+			}
 			return nil
 		})
 	}
@@ -175,7 +179,7 @@ func (w *Writer) seal() (*Array, error) {
 		return nil, err
 	}
 	sealed := w.h.Clone()
-	sealed.Sealed, sealed.CRC32C = true, crcs
+	sealed.Sealed, sealed.CRC32C, sealed.XXH128 = true, crcs, xxhs
 	enc, err := sealed.Marshal()
 	if err != nil {
 		return nil, err
