@@ -1,0 +1,349 @@
+package netlink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/arrayx/arrayx/arrayx"
+	"github.com/arrayx/arrayx/mmapstore"
+)
+
+// Syncing makes one side's sealed arrays the other's: a local store and a
+// server, in either direction. Arrays are compared by their digests (the
+// SHA-256 of their headers, from a paged LIST on the server and from the
+// headers alone locally), so an unchanged dataset costs no data read on
+// either side. A changed array is sent with Push or Pull, whose receiver
+// copies the blocks its old version holds unchanged (equal XXH3-128
+// digests) and asks only for the others: a changed array costs its changed
+// blocks.
+
+// SyncOptions select what a sync moves.
+type SyncOptions struct {
+	// SrcPrefix and DstPrefix are the names' prefixes on each side: the
+	// array SrcPrefix+"x" becomes DstPrefix+"x". A prefix names a
+	// directory: "sim" and "sim/" are the same.
+	SrcPrefix, DstPrefix string
+	// Include and Exclude are path.Match patterns on names relative to the
+	// prefixes ("*" does not cross "/"): with Include, only the names one
+	// matches; never those an Exclude matches.
+	Include, Exclude []string
+	// Delete removes what the destination has under its prefix, within
+	// the selection, and the source does not.
+	Delete bool
+	// DryRun plans and reports, moving and removing nothing.
+	DryRun bool
+}
+
+// Sync actions, in SyncItem.Action.
+const (
+	SyncIdentical = "identical" // same digest, and digests per block: nothing sent
+	SyncWhole     = "whole"     // sent whole: new, or nothing reusable on the destination
+	SyncDelta     = "delta"     // only some blocks sent; the others copied on the destination
+	SyncDelete    = "delete"    // removed from the destination
+)
+
+// SyncItem is what a sync did, or would do, with one array.
+type SyncItem struct {
+	Name   string `json:"name"` // relative to the prefixes
+	Action string `json:"action"`
+	NBytes int64  `json:"nbytes"`
+	// Bytes is the data sent (a dry run: that would be sent, from the
+	// headers of both versions); Reused what the destination copied from
+	// its old version instead.
+	Bytes  int64  `json:"bytes"`
+	Reused int64  `json:"reused"`
+	Error  string `json:"error,omitempty"`
+}
+
+// SyncReport is a sync's outcome.
+type SyncReport struct {
+	DryRun    bool          `json:"dry_run"`
+	Checked   int           `json:"checked"` // arrays of the source in the selection
+	Identical int           `json:"identical"`
+	Whole     int           `json:"whole"`
+	Delta     int           `json:"delta"`
+	Deleted   int           `json:"deleted"`
+	Failed    int           `json:"failed"`
+	Bytes     int64         `json:"bytes"` // data on the wire
+	Duration  time.Duration `json:"duration_ns"`
+	Items     []SyncItem    `json:"items"` // every array but the identical ones, in name order
+}
+
+func (r SyncReport) String() string {
+	verb := "moved"
+	if r.DryRun {
+		verb = "would move"
+	}
+	s := fmt.Sprintf("%d checked, %d identical, %d sent whole, %d sent as deltas, %d deleted; %s %d bytes of data in %.3f s",
+		r.Checked, r.Identical, r.Whole, r.Delta, r.Deleted, verb, r.Bytes, r.Duration.Seconds())
+	if r.Failed > 0 {
+		s += fmt.Sprintf("; %d FAILED", r.Failed)
+	}
+	return s
+}
+
+// errSyncFailed means some arrays of a sync failed; the report names them.
+var errSyncFailed = errors.New("netlink: sync: some arrays failed")
+
+// syncSide is one side of a sync: what it holds under its prefix, by
+// relative name, with digests.
+type syncSide struct {
+	digests map[string]string
+	nbytes  map[string]int64
+}
+
+// normPrefix makes a prefix name a directory.
+func normPrefix(p string) string {
+	p = strings.Trim(p, "/")
+	if p == "" {
+		return ""
+	}
+	return p + "/"
+}
+
+// selected reports whether the relative name is in the selection.
+func (o *SyncOptions) selected(rel string) (bool, error) {
+	if len(o.Include) > 0 {
+		in := false
+		for _, pat := range o.Include {
+			ok, err := path.Match(pat, rel)
+			if err != nil {
+				return false, fmt.Errorf("netlink: sync: include pattern %q: %w", pat, err)
+			}
+			in = in || ok
+		}
+		if !in {
+			return false, nil
+		}
+	}
+	for _, pat := range o.Exclude {
+		ok, err := path.Match(pat, rel)
+		if err != nil {
+			return false, fmt.Errorf("netlink: sync: exclude pattern %q: %w", pat, err)
+		}
+		if ok {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// remoteSide lists the server's arrays under prefix.
+func (cl *Client) remoteSide(ctx context.Context, prefix string, o *SyncOptions) (syncSide, error) {
+	side := syncSide{digests: map[string]string{}, nbytes: map[string]int64{}}
+	entries, err := cl.List(ctx, prefix)
+	if err != nil {
+		return side, err
+	}
+	for _, e := range entries {
+		rel := strings.TrimPrefix(e.Name, prefix)
+		if ok, err := o.selected(rel); err != nil {
+			return side, err
+		} else if ok {
+			side.digests[rel], side.nbytes[rel] = e.Digest, e.NBytes
+		}
+	}
+	return side, nil
+}
+
+// localSide lists the store's arrays under prefix, reading their headers.
+func localSide(st *mmapstore.Store, prefix string, o *SyncOptions) (syncSide, map[string]*arrayx.Header, error) {
+	side := syncSide{digests: map[string]string{}, nbytes: map[string]int64{}}
+	headers := map[string]*arrayx.Header{}
+	names, err := st.List()
+	if err != nil {
+		return side, nil, err
+	}
+	for _, name := range names {
+		rel, ok := strings.CutPrefix(name, prefix)
+		if !ok {
+			continue
+		}
+		if ok, err := o.selected(rel); err != nil {
+			return side, nil, err
+		} else if !ok {
+			continue
+		}
+		info, err := st.Info(name)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // removed since the listing
+		}
+		if err != nil {
+			return side, nil, err
+		}
+		side.digests[rel], side.nbytes[rel], headers[rel] = info.Digest, info.Header.NBytes, info.Header
+	}
+	return side, headers, nil
+}
+
+// changedBytes is what sending src over dst costs: the bytes of the blocks
+// dst does not hold unchanged (dst nil: all of them).
+func changedBytes(src, dst *arrayx.Header) int64 {
+	if dst == nil {
+		return src.NBytes
+	}
+	var n int64
+	for i := range src.NumBlocks() {
+		if !src.SameBlock(dst, i) {
+			_, bn := src.Block(i)
+			n += bn
+		}
+	}
+	return n
+}
+
+// SyncPush makes the server's arrays under o.DstPrefix those of store under
+// o.SrcPrefix. The error reports a failure to list either side or a
+// pattern error; arrays that fail are in the report (Failed, and each
+// item's Error), with an error wrapping all of them.
+func (cl *Client) SyncPush(ctx context.Context, store *mmapstore.Store, o *SyncOptions) (SyncReport, error) {
+	start := time.Now()
+	o.SrcPrefix, o.DstPrefix = normPrefix(o.SrcPrefix), normPrefix(o.DstPrefix)
+	src, srcHeaders, err := localSide(store, o.SrcPrefix, o)
+	if err != nil {
+		return SyncReport{}, err
+	}
+	dst, err := cl.remoteSide(ctx, o.DstPrefix, o)
+	if err != nil {
+		return SyncReport{}, err
+	}
+	return runSync(src, dst, o, start, syncOps{
+		plan: func(rel string) (int64, error) {
+			var old *arrayx.Header
+			if _, ok := dst.digests[rel]; ok {
+				if old, err = cl.Stat(ctx, o.DstPrefix+rel); err != nil {
+					return 0, err
+				}
+			}
+			return changedBytes(srcHeaders[rel], old), nil
+		},
+		strong: func(rel string) bool { return srcHeaders[rel].XXH128 != nil },
+		send: func(rel string) (Stats, error) {
+			a, err := store.Open(o.SrcPrefix + rel)
+			if err != nil {
+				return Stats{}, err
+			}
+			defer a.Close()
+			return cl.Push(ctx, a, o.DstPrefix+rel)
+		},
+		remove: func(rel string) error { return cl.Delete(ctx, o.DstPrefix+rel) },
+	})
+}
+
+// SyncPull makes store's arrays under o.DstPrefix the server's under
+// o.SrcPrefix; as SyncPush otherwise.
+func (cl *Client) SyncPull(ctx context.Context, store *mmapstore.Store, o *SyncOptions) (SyncReport, error) {
+	start := time.Now()
+	o.SrcPrefix, o.DstPrefix = normPrefix(o.SrcPrefix), normPrefix(o.DstPrefix)
+	src, err := cl.remoteSide(ctx, o.SrcPrefix, o)
+	if err != nil {
+		return SyncReport{}, err
+	}
+	dst, dstHeaders, err := localSide(store, o.DstPrefix, o)
+	if err != nil {
+		return SyncReport{}, err
+	}
+	srcHeader := func(rel string) (*arrayx.Header, error) { return cl.Stat(ctx, o.SrcPrefix+rel) }
+	return runSync(src, dst, o, start, syncOps{
+		plan: func(rel string) (int64, error) {
+			h, err := srcHeader(rel)
+			if err != nil {
+				return 0, err
+			}
+			return changedBytes(h, dstHeaders[rel]), nil
+		},
+		// The local copy's header tells whether the server's array has
+		// digests: equal header digests mean equal headers.
+		strong: func(rel string) bool { return dstHeaders[rel] != nil && dstHeaders[rel].XXH128 != nil },
+		send: func(rel string) (Stats, error) {
+			return cl.Pull(ctx, o.SrcPrefix+rel, store, o.DstPrefix+rel)
+		},
+		remove: func(rel string) error { return store.Remove(o.DstPrefix + rel) },
+	})
+}
+
+// syncOps are a sync's direction-specific steps, by relative name.
+type syncOps struct {
+	plan   func(rel string) (int64, error) // bytes a send would move (dry run)
+	strong func(rel string) bool           // its header has per-block digests
+	send   func(rel string) (Stats, error)
+	remove func(rel string) error
+}
+
+// runSync compares the sides and carries out (or, in a dry run, plans)
+// what makes dst equal to src.
+func runSync(src, dst syncSide, o *SyncOptions, start time.Time, ops syncOps) (SyncReport, error) {
+	r := SyncReport{DryRun: o.DryRun}
+	var errs []error
+	fail := func(it *SyncItem, err error) {
+		it.Error = err.Error()
+		r.Failed++
+		errs = append(errs, err)
+	}
+	for _, rel := range sortedKeys(src.digests) {
+		r.Checked++
+		// Equal header digests mean equal headers, and with per-block
+		// digests in them, equal data; a 1.0 array is sent again.
+		if d, ok := dst.digests[rel]; ok && d == src.digests[rel] && d != "" && ops.strong(rel) {
+			r.Identical++
+			continue
+		}
+		it := SyncItem{Name: rel, NBytes: src.nbytes[rel]}
+		if o.DryRun {
+			n, err := ops.plan(rel)
+			if err != nil {
+				fail(&it, err)
+			} else {
+				it.Bytes, it.Reused = n, it.NBytes-n
+			}
+		} else if st, err := ops.send(rel); err != nil {
+			fail(&it, err)
+		} else {
+			it.Bytes, it.Reused = st.Bytes, st.Seeded
+		}
+		it.Action = SyncWhole
+		if it.Reused > 0 {
+			it.Action = SyncDelta
+		}
+		if it.Error == "" {
+			if it.Action == SyncDelta {
+				r.Delta++
+			} else {
+				r.Whole++
+			}
+			r.Bytes += it.Bytes
+		}
+		r.Items = append(r.Items, it)
+	}
+	if o.Delete {
+		for _, rel := range sortedKeys(dst.digests) {
+			if _, ok := src.digests[rel]; ok {
+				continue
+			}
+			it := SyncItem{Name: rel, Action: SyncDelete, NBytes: dst.nbytes[rel]}
+			if !o.DryRun {
+				if err := ops.remove(rel); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					fail(&it, err)
+				}
+			}
+			if it.Error == "" {
+				r.Deleted++
+			}
+			r.Items = append(r.Items, it)
+		}
+	}
+	r.Duration = time.Since(start)
+	if len(errs) > 0 {
+		return r, fmt.Errorf("%w (%d of them): %w", errSyncFailed, len(errs), errors.Join(errs...))
+	}
+	return r, nil
+}
+
+func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }
