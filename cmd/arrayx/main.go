@@ -39,6 +39,7 @@ var verbs = map[string]func() verb{
 	"serve":  func() verb { return &serveCmd{} },
 	"push":   func() verb { return &pushCmd{} },
 	"pull":   func() verb { return &pullCmd{} },
+	"sync":   func() verb { return &syncCmd{} },
 	"import": func() verb { return &importCmd{} },
 	"export": func() verb { return &exportCmd{} },
 	// Internal: the consumer process that demo starts.

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"regexp"
+
+	"github.com/arrayx/arrayx/mmapstore"
+	"github.com/arrayx/arrayx/netlink"
+	"github.com/spf13/pflag"
+)
+
+// syncCmd makes one side's arrays the other's: a local store and a server.
+type syncCmd struct {
+	include, exclude []string
+	delete, dryRun   bool
+	json             bool
+	netFlags
+}
+
+func (c *syncCmd) usage() (string, string) {
+	return "SRC DST [--include GLOB] [--exclude GLOB] [--delete] [--dry-run] [--json] [--token-file F] [--streams N]",
+		"make DST hold exactly SRC's arrays: a store directory and a server (HOST:PORT[/PREFIX]), either way; " +
+			"unchanged arrays cost their headers, changed ones their changed blocks"
+}
+
+func (c *syncCmd) addFlags(fs *pflag.FlagSet) {
+	fs.StringArrayVar(&c.include, "include", nil, "only names (relative to the prefixes) matching this glob; repeatable")
+	fs.StringArrayVar(&c.exclude, "exclude", nil, "never names matching this glob; repeatable")
+	fs.BoolVar(&c.delete, "delete", false, "remove what DST has and SRC does not, within the selection")
+	fs.BoolVar(&c.dryRun, "dry-run", false, "say what would move and how many bytes, moving nothing")
+	fs.BoolVar(&c.json, "json", false, "print the report as JSON")
+	c.netFlags.addFlags(fs)
+	c.netFlags.addStreamsFlag(fs)
+}
+
+// serverSide matches HOST:PORT[/PREFIX], with an optional arrayx:// scheme.
+var serverSide = regexp.MustCompile(`^(?:arrayx://)?([^/]+:[0-9]+)(?:/(.*))?$`)
+
+// syncSide is one side of a sync as given on the command line.
+type syncSide struct {
+	addr, prefix string // a server: its address and the prefix there
+	dir          string // else a store directory
+}
+
+func parseSyncSide(s string) syncSide {
+	if m := serverSide.FindStringSubmatch(s); m != nil {
+		return syncSide{addr: m[1], prefix: m[2]}
+	}
+	return syncSide{dir: s}
+}
+
+func (c *syncCmd) run(ctx context.Context, e *env, args []string) error {
+	if len(args) != 2 {
+		return usagef("want SRC and DST, got %d arguments", len(args))
+	}
+	src, dst := parseSyncSide(args[0]), parseSyncSide(args[1])
+	if (src.addr == "") == (dst.addr == "") {
+		return usagef("one of SRC and DST must be a server (HOST:PORT[/PREFIX]) and the other a store directory")
+	}
+	push := dst.addr != ""
+	local, server := src, dst
+	if !push {
+		local, server = dst, src
+	}
+	// A source store must exist; a destination store is made if need be.
+	if fi, err := os.Stat(local.dir); push && (err != nil || !fi.IsDir()) {
+		if err == nil || errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("sync: no store at %s", local.dir)
+		}
+		return fmt.Errorf("sync: %w", err)
+	}
+	st, err := mmapstore.OpenStore(local.dir, &mmapstore.Options{Sync: c.syncMode()})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	o := netlink.SyncOptions{Include: c.include, Exclude: c.exclude, Delete: c.delete, DryRun: c.dryRun}
+	if push {
+		o.DstPrefix = server.prefix
+	} else {
+		o.SrcPrefix = server.prefix
+	}
+	var bar *progress
+	cl, err := c.dialWith(ctx, server.addr, func(n int64) { bar.add(n) })
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	do := func(o netlink.SyncOptions) (netlink.SyncReport, error) {
+		if push {
+			return cl.SyncPush(ctx, st, &o)
+		}
+		return cl.SyncPull(ctx, st, &o)
+	}
+	if e.tty && !e.quiet && !c.dryRun && !c.json {
+		// On a terminal: plan first (headers only), for a progress bar
+		// over the bytes the sync will move.
+		dry := o
+		dry.DryRun = true
+		if plan, err := do(dry); err == nil && plan.Bytes > 0 {
+			bar = e.newProgress("sync", plan.Bytes)
+		}
+	}
+	r, err := do(o)
+	bar.done()
+	if c.json {
+		out, jerr := json.MarshalIndent(r, "", "  ")
+		if jerr != nil {
+			return jerr
+		}
+		if _, werr := fmt.Fprintf(e.stdout, "%s\n", out); werr != nil {
+			return werr
+		}
+	} else {
+		for _, it := range r.Items {
+			line := fmt.Sprintf("%s %s: %d of %d bytes", it.Action, it.Name, it.Bytes, it.NBytes)
+			if it.Action == netlink.SyncDelete {
+				line = fmt.Sprintf("delete %s", it.Name)
+			}
+			if it.Error != "" {
+				line += " FAILED: " + it.Error
+			}
+			fmt.Fprintln(e.stdout, line)
+		}
+		verb := "synced"
+		if c.dryRun {
+			verb = "dry run"
+		}
+		if _, werr := fmt.Fprintf(e.stdout, "%s %s -> %s: %s\n", verb, args[0], args[1], r); werr != nil {
+			return werr
+		}
+	}
+	if err != nil && r.Failed > 0 {
+		return fmt.Errorf("sync: %d of %d arrays failed (listed above); running it again resumes them", r.Failed, r.Checked)
+	}
+	return err
+}

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestSync replicates a store to a server and back with arrayx sync: what
+// each run prints, the JSON report, a dry run, and the usage errors.
+func TestSync(t *testing.T) {
+	local, remote, back := t.TempDir(), t.TempDir(), filepath.Join(t.TempDir(), "back")
+	addr, stop := startServe(t, remote)
+	defer stop()
+	for _, n := range []string{"a", "b", "c"} {
+		mustRun(t, local, "create", "sim/"+n, "--dtype", "float64", "--shape", "1000", "--fill", "random")
+	}
+	mustRun(t, local, "create", "sim/big", "--dtype", "float32", "--shape", "1024,4096", "--fill", "arange")
+	simDir := filepath.Join(local, "sim")
+
+	out := mustRun(t, local, "sync", simDir, addr+"/copy")
+	if !regexp.MustCompile(`(?m)^synced \S+ -> \S+/copy: 4 checked, 0 identical, 4 sent whole, 0 sent as deltas, 0 deleted; moved 16801216 bytes of data in [0-9.]+ s$`).MatchString(out) ||
+		!strings.Contains(out, "whole big: 16777216 of 16777216 bytes\n") {
+		t.Fatalf("first sync printed %q", out)
+	}
+	out = mustRun(t, local, "sync", simDir, "arrayx://"+addr+"/copy")
+	if !strings.Contains(out, ": 4 checked, 4 identical, 0 sent whole, 0 sent as deltas, 0 deleted; moved 0 bytes") {
+		t.Fatalf("unchanged sync printed %q", out)
+	}
+
+	// A changed array: the dry run and then the sync move one block.
+	mustRun(t, local, "rm", "sim/big")
+	mustRun(t, local, "create", "sim/big", "--dtype", "float32", "--shape", "1024,4096", "--fill", "arange", "--attr", "v=2")
+	out = mustRun(t, local, "sync", simDir, addr+"/copy", "--dry-run", "--delete", "--exclude", "a")
+	if !strings.Contains(out, "delta big: 0 of 16777216 bytes\ndry run ") || !strings.Contains(out, ": 3 checked, 2 identical, 0 sent whole, 1 sent as deltas, 0 deleted; would move 0 bytes") {
+		t.Fatalf("dry run printed %q", out)
+	}
+	out = mustRun(t, local, "sync", simDir, addr+"/copy", "--json")
+	var r struct {
+		Checked, Identical, Whole, Delta int
+		Bytes                            int64
+		Items                            []struct{ Name, Action string }
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("sync --json printed %q: %v", out, err)
+	}
+	// New attrs make a new header: every block is reused, none is sent.
+	if r.Checked != 4 || r.Identical != 3 || r.Delta != 1 || r.Bytes != 0 || len(r.Items) != 1 || r.Items[0].Name != "big" {
+		t.Fatalf("sync --json: %+v", r)
+	}
+
+	// Pull it all back into a new store, then delete there what the server lacks.
+	out = mustRun(t, local, "sync", addr+"/copy", back)
+	if !strings.Contains(out, ": 4 checked, 0 identical, 4 sent whole") {
+		t.Fatalf("pull-sync printed %q", out)
+	}
+	want := strings.Replace(mustRun(t, local, "info", "sim/big", "--json"), `"sim/big"`, `"big"`, 1)
+	if got := mustRun(t, back, "info", "big", "--json"); want != got {
+		t.Fatalf("pulled big differs:\n%s\n%s", got, want)
+	}
+	mustRun(t, back, "create", "extra", "--dtype", "uint8", "--shape", "3")
+	out = mustRun(t, local, "sync", addr+"/copy", back, "--delete")
+	if !strings.Contains(out, "delete extra\n") || !strings.Contains(out, "1 deleted") {
+		t.Fatalf("sync --delete printed %q", out)
+	}
+	if _, err := os.Stat(filepath.Join(back, "extra.arx")); !os.IsNotExist(err) {
+		t.Fatalf("extra survived --delete: %v", err)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"sync", local, back}, 2, "one of SRC and DST must be a server"},
+		{[]string{"sync", addr, addr}, 2, "one of SRC and DST must be a server"},
+		{[]string{"sync", filepath.Join(local, "nope"), addr}, 1, "no store at"},
+		{[]string{"sync", simDir}, 2, "want SRC and DST"},
+	} {
+		res := runRaw(t, tc.args...)
+		if res.code != tc.code || !strings.Contains(res.stderr, tc.msg) {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tc.args, res.code, res.stderr, tc.code, tc.msg)
+		}
+	}
+}
