@@ -6,3 +6,5 @@ package mmapstore
 const WaitMethod = "polling"
 
 func newWatcher() (watcher, error) { return newPoller(), nil }
+
+func newChangeWatcher() (watcher, error) { return newPoller(), nil }

@@ -4,6 +4,7 @@ package mmapstore
 
 import (
 	"os"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -25,4 +26,12 @@ func dupFile(f *os.File) (*os.File, error) {
 		return nil, os.NewSyscallError("fcntl(F_DUPFD_CLOEXEC)", derr)
 	}
 	return os.NewFile(uintptr(fd), f.Name()), nil
+}
+
+// fileID returns the file's inode number: a replaced file gets another.
+func fileID(fi os.FileInfo) int64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return int64(st.Ino)
+	}
+	return 0
 }

@@ -11,3 +11,6 @@ import (
 func dupFile(*os.File) (*os.File, error) {
 	return nil, errors.ErrUnsupported
 }
+
+// fileID is 0 here: Watch tells versions apart by size and time alone.
+func fileID(os.FileInfo) int64 { return 0 }
