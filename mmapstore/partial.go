@@ -413,18 +413,17 @@ func (p *Partial) WaitBlock(ctx context.Context, i int) error {
 
 // Seed fills the partial, in the kernel, with every block that old (a sealed
 // array, typically the previous version under the same name) holds
-// unchanged: a block at the same index with the same size and the same
-// CRC-32C, in an array of the same block size. Runs of such blocks are
-// shared as reflinks where the filesystem can (btrfs, XFS) and copied with
+// unchanged: a block at the same index with the same size, CRC-32C and
+// XXH3-128 (Header.SameBlock; an array without digests seeds nothing), in
+// an array of the same block size. Runs of such blocks are shared as
+// reflinks where the filesystem can (btrfs, XFS) and copied with
 // copy_file_range otherwise; nothing passes through user space, and if the
 // kernel can do neither, nothing is seeded and the blocks are received
-// instead. Every seeded block is then verified from the partial's file like
-// a received one. It returns the data bytes seeded and how ("reflink",
-// "copy_file_range", or "" for none).
-//
-// Equality is judged by CRC-32C, the format's only per-block digest: a
-// changed block whose CRC happens to match (odds 2^-32 per changed block)
-// would be kept from the old version.
+// instead. Every seeded block is then verified against the new header like
+// a received one: a copy from the partial's file; a reflink from the old
+// file, whose extents the partial now shares, and whose pages, unlike the
+// partial's, are likely in the page cache. It returns the data bytes seeded
+// and how ("reflink", "copy_file_range", or "" for none).
 func (p *Partial) Seed(old *Array) (int64, string, error) {
 	src, err := old.region()
 	if err != nil {
@@ -454,8 +453,12 @@ func (p *Partial) Seed(old *Array) (int64, string, error) {
 			p.releaseRun(r, nil)
 			return seeded, joinMethods(methods), noSpace(err)
 		}
-		var bad []bool = make([]bool, r.Len())
-		err = p.df.scanBlocks(p.h, r.Start, r.End, p.h.XXH128 != nil, func(i int, sum arrayx.BlockSum) error {
+		from := p.df
+		if method == zerocopy.OpReflink {
+			from = src
+		}
+		bad := make([]bool, r.Len())
+		err = from.scanBlocks(p.h, r.Start, r.End, p.h.XXH128 != nil, func(i int, sum arrayx.BlockSum) error {
 			bad[i-r.Start] = p.h.CheckSum(i, sum) != nil
 			return nil
 		})

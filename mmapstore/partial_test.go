@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/arrayx/arrayx/arrayx"
+	"github.com/arrayx/arrayx/internal/testutil"
 	"github.com/arrayx/arrayx/internal/zerocopy"
 )
 
@@ -457,5 +458,55 @@ func TestReceiveRefuses(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(dst.Dir()); len(left) != 0 {
 		t.Errorf("refusals left %v", left)
+	}
+}
+
+// TestSeedReflink seeds on XFS, where the unchanged blocks are shared as
+// reflinks and verified from the old file; a block of the old file damaged
+// on disk is caught and left to be received.
+func TestSeedReflink(t *testing.T) {
+	dir := testutil.XFS(t)
+	src, err := OpenStore(filepath.Join(dir, "src"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	dst, err := OpenStore(filepath.Join(dir, "dst"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	old := create(t, src, "v1", arrayx.Uint8, arrayx.Shape{5 << 22}, arrayx.OrderC) // 5 blocks
+	bs := old.Header().BlockSize
+	next := changedCopy(t, src, "v2", old, 3*bs+5) // block 3 changes
+	base := changedCopy(t, dst, "x", old)
+	path, _ := dst.Path("x")
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte{0xee}, base.Header().DataOffset+bs+9) // block 1 damaged on disk
+	f.Close()
+	p, err := dst.Receive("x", headerOf(t, src, "v2"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	n, method, err := p.Seed(base)
+	if err != nil || method != "reflink" {
+		t.Fatalf("seed: %d bytes by %q, %v; want reflinks", n, method, err)
+	}
+	if want := []BlockRange{{1, 2}, {3, 4}}; !slices.Equal(p.Missing(), want) || n != 3*bs {
+		t.Fatalf("seeded %d bytes, missing %v; want %d, %v", n, p.Missing(), 3*bs, want)
+	}
+	receiveRun(t, p, next, bs, bs)
+	receiveRun(t, p, next, 3*bs, bs)
+	got, err := p.Complete()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer got.Close()
+	if !slices.Equal(got.Bytes(), next.Bytes()) || got.Verify() != nil {
+		t.Fatal("the reflinked and received array differs from the new version")
 	}
 }
