@@ -236,6 +236,22 @@ func clientHello(maxVersion int) *helloBody {
 // Version returns the protocol version agreed with the server.
 func (cl *Client) Version() int { return cl.c.version }
 
+// Reconnect replaces the client's connection with a new one to the same
+// address, as Dial made it: after ErrBroken, or a server restart, a
+// long-lived client carries on.
+func (cl *Client) Reconnect(ctx context.Context) error {
+	c, err := cl.dial(ctx)
+	if err != nil {
+		return err
+	}
+	cl.mu.Lock()
+	old := cl.c
+	cl.c, cl.broken = c, nil
+	cl.mu.Unlock()
+	old.nc.Close()
+	return nil
+}
+
 // Close closes the connection.
 func (cl *Client) Close() error { return cl.c.nc.Close() }
 

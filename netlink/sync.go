@@ -39,6 +39,9 @@ type SyncOptions struct {
 	Delete bool
 	// DryRun plans and reports, moving and removing nothing.
 	DryRun bool
+	// Names, when not nil, restricts the sync to these relative names
+	// (SyncWatch passes the arrays that changed).
+	Names []string
 }
 
 // Sync actions, in SyncItem.Action.
@@ -110,6 +113,9 @@ func normPrefix(p string) string {
 
 // selected reports whether the relative name is in the selection.
 func (o *SyncOptions) selected(rel string) (bool, error) {
+	if o.Names != nil && !slices.Contains(o.Names, rel) {
+		return false, nil
+	}
 	if len(o.Include) > 0 {
 		in := false
 		for _, pat := range o.Include {
@@ -347,3 +353,81 @@ func runSync(src, dst syncSide, o *SyncOptions, start time.Time, ops syncOps) (S
 }
 
 func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }
+
+// SyncWatch keeps the server following store, as SyncPush once and then
+// again for every change Store.Watch reports (gathered for debounce),
+// until ctx ends; it then returns ctx's cause. Removals propagate with
+// o.Delete. Each round's report (and error) goes to report. A failed round
+// does not stop the watch: a broken connection is dialled again, and the
+// arrays that failed are tried again after retryEvery (or with the next
+// change); a restart catches up with one full sync.
+func (cl *Client) SyncWatch(ctx context.Context, store *mmapstore.Store, o *SyncOptions, debounce time.Duration,
+	report func(SyncReport, error)) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	changes := make(chan []string, 1)
+	watchErr := make(chan error, 1)
+	go func() {
+		watchErr <- store.Watch(ctx, debounce, func(names []string) {
+			select {
+			case changes <- names:
+			case <-ctx.Done():
+			}
+		})
+	}()
+	// A round syncs names (nil: everything) and returns what to try again:
+	// the arrays that failed, or all of them when no side could be listed.
+	type pending struct {
+		names []string
+		all   bool
+	}
+	round := func(p pending) pending {
+		r := *o
+		r.SrcPrefix, r.DstPrefix = normPrefix(o.SrcPrefix), normPrefix(o.DstPrefix)
+		if !p.all {
+			r.Names = p.names
+		}
+		rep, err := cl.SyncPush(ctx, store, &r)
+		report(rep, err)
+		if err != nil && rep.Checked == 0 {
+			cl.Reconnect(ctx) // if it fails too, the next round says so
+			return p
+		}
+		var again pending
+		for _, it := range rep.Items {
+			if it.Error != "" {
+				again.names = append(again.names, it.Name)
+			}
+		}
+		return again
+	}
+	retry := round(pending{names: o.Names, all: o.Names == nil}) // the catch-up
+	tick := time.NewTicker(retryEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-watchErr:
+			return err
+		case changed := <-changes:
+			if retry.all {
+				retry = round(retry)
+				continue
+			}
+			for _, name := range changed {
+				if rel, ok := strings.CutPrefix(name, normPrefix(o.SrcPrefix)); ok && !slices.Contains(retry.names, rel) {
+					retry.names = append(retry.names, rel)
+				}
+			}
+			if len(retry.names) > 0 {
+				retry = round(retry)
+			}
+		case <-tick.C:
+			if retry.all || len(retry.names) > 0 {
+				retry = round(retry)
+			}
+		}
+	}
+}
+
+// retryEvery is how soon SyncWatch tries failed arrays again.
+var retryEvery = 5 * time.Second

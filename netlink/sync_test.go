@@ -2,13 +2,18 @@ package netlink
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/arrayx/arrayx/arrayx"
+	"github.com/arrayx/arrayx/internal/testutil"
 	"github.com/arrayx/arrayx/internal/testutil/teststore"
 	"github.com/arrayx/arrayx/mmapstore"
 )
@@ -231,4 +236,142 @@ func TestSyncPull(t *testing.T) {
 	if err != nil || r.Whole != 1 || r.Items[0].Name != "old" || r.Bytes != h10.NBytes || r.Identical != 5 {
 		t.Fatalf("pull-sync of a 1.0 array: %v %v", r, err)
 	}
+}
+
+// TestSyncWatch follows a store: the catch-up sync, then every seal,
+// replacement and removal as it happens, and 100 successive seals of one
+// array ending equal.
+func TestSyncWatch(t *testing.T) {
+	local, remote := teststore.Temp(t), teststore.Temp(t)
+	_, addr := startServer(t, remote, "tcp", Config{})
+	dataset(t, local, "", 3)
+	c := dial(t, addr, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	reports := make(chan SyncReport, 256)
+	done := make(chan error, 1)
+	go func() {
+		done <- c.SyncWatch(ctx, local, &SyncOptions{Delete: true}, 20*time.Millisecond, func(r SyncReport, err error) {
+			if err != nil && ctx.Err() == nil { // a round cut short by the end is no failure
+				t.Errorf("round: %v", err)
+			}
+			reports <- r
+		})
+	}()
+	// until waits for reports until the replica equals the store.
+	until := func(what string) []SyncReport {
+		t.Helper()
+		var got []SyncReport
+		deadline := time.After(20 * time.Second)
+		for {
+			select {
+			case r := <-reports:
+				got = append(got, r)
+				if equalStores(t, local, remote) {
+					return got
+				}
+			case <-deadline:
+				t.Fatalf("%s: the replica did not follow in 20 s (reports %v)", what, got)
+			}
+		}
+	}
+	if r := until("catch-up"); r[0].Whole != 4 {
+		t.Fatalf("catch-up: %v", r[0])
+	}
+	teststore.NewArray(t, local, "new/one", arrayx.Int16, arrayx.Shape{100}, arrayx.OrderC, nil)
+	if r := until("a seal"); r[len(r)-1].Whole != 1 || r[len(r)-1].Items[0].Name != "new/one" {
+		t.Fatalf("a seal: %v", r)
+	}
+	rewrite(t, local, "big", arrayx.Shape{1024, 4096}, func(old, new []byte) {
+		copy(new, old)
+		new[5] ^= 1
+	})
+	if r := until("a replacement"); r[len(r)-1].Delta != 1 || r[len(r)-1].Bytes != 4<<20 {
+		t.Fatalf("a replacement: %v", r)
+	}
+	if err := local.Remove("s01"); err != nil {
+		t.Fatal(err)
+	}
+	if r := until("a removal"); r[len(r)-1].Deleted != 1 {
+		t.Fatalf("a removal: %v", r)
+	}
+	for i := range 100 {
+		rewrite(t, local, "s00", arrayx.Shape{1000}, func(old, new []byte) {
+			copy(new, old)
+			new[0] = byte(i)
+		})
+	}
+	until("100 seals")
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("SyncWatch ended with %v", err)
+	}
+}
+
+// equalStores reports whether both stores hold the same arrays, byte for
+// byte, without failing the test.
+func equalStores(t *testing.T, a, b *mmapstore.Store) bool {
+	t.Helper()
+	x, _ := a.List()
+	y, _ := b.List()
+	if !slices.Equal(x, y) {
+		return false
+	}
+	for _, n := range x {
+		ia, err1 := a.Info(n)
+		ib, err2 := b.Info(n)
+		if err1 != nil || err2 != nil || ia.Digest != ib.Digest {
+			return false
+		}
+	}
+	return true
+}
+
+// TestSyncWatchReconnect: the server goes away while a change waits; the
+// watch reports the failure, dials again, and replicates the change once
+// a server is back on the address.
+func TestSyncWatchReconnect(t *testing.T) {
+	defer func(d time.Duration) { retryEvery = d }(retryEvery)
+	retryEvery = 50 * time.Millisecond
+	local, remote := teststore.Temp(t), teststore.Temp(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	srv := NewServer(remote, Config{})
+	go srv.Serve(l)
+	teststore.NewArray(t, local, "a", arrayx.Uint8, arrayx.Shape{100}, arrayx.OrderC, nil)
+	c := dial(t, addr, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var mu sync.Mutex
+	var failures int
+	rounds := make(chan struct{}, 64)
+	go c.SyncWatch(ctx, local, &SyncOptions{}, 10*time.Millisecond, func(r SyncReport, err error) {
+		mu.Lock()
+		if err != nil {
+			failures++
+		}
+		mu.Unlock()
+		rounds <- struct{}{}
+	})
+	<-rounds // the catch-up
+	if !equalStores(t, local, remote) {
+		t.Fatal("the catch-up did not replicate")
+	}
+	srv.Close()
+	teststore.NewArray(t, local, "b", arrayx.Uint8, arrayx.Shape{100}, arrayx.OrderC, nil)
+	testutil.WaitFor(t, "a failed round", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return failures > 0
+	})
+	l2, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv2 := NewServer(remote, Config{})
+	go srv2.Serve(l2)
+	defer srv2.Close()
+	testutil.WaitFor(t, "the replica to follow after the server came back", func() bool { return equalStores(t, local, remote) })
 }
