@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"regexp"
+	"time"
 
 	"github.com/arrayx/arrayx/mmapstore"
 	"github.com/arrayx/arrayx/netlink"
@@ -19,11 +20,14 @@ type syncCmd struct {
 	include, exclude []string
 	delete, dryRun   bool
 	json             bool
+	watch            bool
+	debounce         time.Duration
+	metrics          string
 	netFlags
 }
 
 func (c *syncCmd) usage() (string, string) {
-	return "SRC DST [--include GLOB] [--exclude GLOB] [--delete] [--dry-run] [--json] [--token-file F] [--streams N]",
+	return "SRC DST [--include GLOB] [--exclude GLOB] [--delete] [--dry-run] [--json] [--watch [--metrics ADDR]] [--token-file F] [--streams N]",
 		"make DST hold exactly SRC's arrays: a store directory and a server (HOST:PORT[/PREFIX]), either way; " +
 			"unchanged arrays cost their headers, changed ones their changed blocks"
 }
@@ -34,6 +38,9 @@ func (c *syncCmd) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&c.delete, "delete", false, "remove what DST has and SRC does not, within the selection")
 	fs.BoolVar(&c.dryRun, "dry-run", false, "say what would move and how many bytes, moving nothing")
 	fs.BoolVar(&c.json, "json", false, "print the report as JSON")
+	fs.BoolVar(&c.watch, "watch", false, "after the sync, keep DST following SRC (a store pushed to a server) until interrupted")
+	fs.DurationVar(&c.debounce, "debounce", 200*time.Millisecond, "with --watch: gather changes this long before syncing them")
+	fs.StringVar(&c.metrics, "metrics", "", "with --watch: serve Prometheus metrics at http://ADDR/metrics")
 	c.netFlags.addFlags(fs)
 	c.netFlags.addStreamsFlag(fs)
 }
@@ -63,6 +70,12 @@ func (c *syncCmd) run(ctx context.Context, e *env, args []string) error {
 		return usagef("one of SRC and DST must be a server (HOST:PORT[/PREFIX]) and the other a store directory")
 	}
 	push := dst.addr != ""
+	if c.watch && (!push || c.dryRun || c.json) {
+		return usagef("--watch follows a store directory into a server, without --dry-run or --json")
+	}
+	if c.metrics != "" && !c.watch {
+		return usagef("--metrics goes with --watch")
+	}
 	local, server := src, dst
 	if !push {
 		local, server = dst, src
@@ -91,6 +104,9 @@ func (c *syncCmd) run(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer cl.Close()
+	if c.watch {
+		return c.runWatch(ctx, e, cl, st, o, args)
+	}
 	do := func(o netlink.SyncOptions) (netlink.SyncReport, error) {
 		if push {
 			return cl.SyncPush(ctx, st, &o)
@@ -108,6 +124,18 @@ func (c *syncCmd) run(ctx context.Context, e *env, args []string) error {
 	}
 	r, err := do(o)
 	bar.done()
+	if err := c.print(e, r, args); err != nil {
+		return err
+	}
+	if err != nil && r.Failed > 0 {
+		return fmt.Errorf("sync: %d of %d arrays failed (listed above); running it again resumes them", r.Failed, r.Checked)
+	}
+	return err
+}
+
+// print writes a report: a line per array that moved, then the summary;
+// or the JSON.
+func (c *syncCmd) print(e *env, r netlink.SyncReport, args []string) error {
 	if c.json {
 		out, jerr := json.MarshalIndent(r, "", "  ")
 		if jerr != nil {
@@ -135,8 +163,30 @@ func (c *syncCmd) run(ctx context.Context, e *env, args []string) error {
 			return werr
 		}
 	}
-	if err != nil && r.Failed > 0 {
-		return fmt.Errorf("sync: %d of %d arrays failed (listed above); running it again resumes them", r.Failed, r.Checked)
+	return nil
+}
+
+// runWatch syncs, then follows the store until interrupted, printing every
+// round and keeping the metrics.
+func (c *syncCmd) runWatch(ctx context.Context, e *env, cl *netlink.Client, st *mmapstore.Store, o netlink.SyncOptions, args []string) error {
+	m := newSyncMetrics()
+	if c.metrics != "" {
+		stop, err := m.serve(c.metrics)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		fmt.Fprintf(e.stdout, "metrics on http://%s/metrics\n", c.metrics)
+	}
+	err := cl.SyncWatch(ctx, st, &o, c.debounce, func(r netlink.SyncReport, err error) {
+		m.record(st, o.SrcPrefix, r, err)
+		c.print(e, r, args)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "sync: %v (trying again)\n", err)
+		}
+	})
+	if ctx.Err() != nil {
+		return nil // interrupted: the way a watch ends
 	}
 	return err
 }

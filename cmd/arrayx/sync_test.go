@@ -1,12 +1,19 @@
 package main
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/arrayx/arrayx/internal/testutil"
 )
 
 // TestSync replicates a store to a server and back with arrayx sync: what
@@ -84,5 +91,71 @@ func TestSync(t *testing.T) {
 		if res.code != tc.code || !strings.Contains(res.stderr, tc.msg) {
 			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tc.args, res.code, res.stderr, tc.code, tc.msg)
 		}
+	}
+}
+
+// TestSyncWatch runs sync --watch with its metrics: the catch-up, a new
+// array replicated as it is sealed, the counters scraped over HTTP, and
+// an interrupt that ends the watch with exit code 0.
+func TestSyncWatch(t *testing.T) {
+	local, remote := t.TempDir(), t.TempDir()
+	addr, stop := startServe(t, remote)
+	defer stop()
+	mustRun(t, local, "create", "a", "--dtype", "float64", "--shape", "1000", "--fill", "random")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics := l.Addr().String()
+	l.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	var stderr testutil.Buffer
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, []string{"sync", local, addr, "--watch", "--debounce", "20ms", "--metrics", metrics}, pw, &stderr)
+		pw.Close()
+	}()
+	lines := bufio.NewScanner(pr)
+	expect := func(what string, re *regexp.Regexp) {
+		t.Helper()
+		for lines.Scan() {
+			if re.MatchString(lines.Text()) {
+				return
+			}
+		}
+		t.Fatalf("%s: no line matching %s (stderr %s)", what, re, stderr.String())
+	}
+	expect("the metrics address", regexp.MustCompile(`^metrics on http://`+regexp.QuoteMeta(metrics)+`/metrics$`))
+	expect("the catch-up", regexp.MustCompile(`^synced .*: 1 checked, 0 identical, 1 sent whole`))
+	mustRun(t, local, "create", "b", "--dtype", "int32", "--shape", "10", "--fill", "arange")
+	expect("the new array", regexp.MustCompile(`^whole b: 40 of 40 bytes$`))
+	expect("its round", regexp.MustCompile(`^synced .*: 1 checked, 0 identical, 1 sent whole`))
+	resp, err := http.Get("http://" + metrics + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`arrayx_sync_arrays_total{action="whole"} 2`,
+		`arrayx_sync_arrays_total{action="delta"} 0`,
+		"arrayx_sync_sent_bytes_total 8040",
+		"arrayx_sync_rounds_total 2",
+		"arrayx_sync_errors_total 0",
+		"arrayx_sync_lag_seconds ",
+		"arrayx_sync_last_success_timestamp_seconds ",
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("the metrics lack %q:\n%s", want, body)
+		}
+	}
+	cancel()
+	go io.Copy(io.Discard, pr)
+	if c := <-code; c != 0 {
+		t.Fatalf("an interrupted watch exited %d: %s", c, stderr.String())
+	}
+	if names := mustRun(t, remote, "ls"); !strings.Contains(names, "a") || !strings.Contains(names, "b") {
+		t.Fatalf("the server holds %q", names)
 	}
 }
