@@ -165,6 +165,9 @@ var roles = map[string]func(*child) error{
 	"fanout-prepare": fanoutPrepare, // fanout.go's roles
 	"fanout-server":  fanoutServerRole,
 	"fanout-source":  fanoutSource,
+	"sync-prepare":   syncPrepare, // syncbench.go's roles
+	"sync-mutate":    syncMutate,
+	"sync-client":    syncClient,
 }
 
 // describe says what the process runs, for the JSON.

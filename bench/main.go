@@ -5,6 +5,7 @@
 //	cd bench && go run . [--sizes 64MiB,256MiB,1GiB] [--runs 5] [--out results]
 //	                     [--net loopback,ns,ns-1gbit,ns-1gbit-25ms,ns-25ms]
 //	cd bench && go run . fanout [--hosts 1,3,7] [--size 1GiB] [--rate 1gbit]
+//	cd bench && go run . sync [--big 1GiB] [--smalls 200] [--runs 3]
 //
 // Every case runs its sender and receiver as separate processes (this binary
 // re-executed in a role, or /usr/bin/python3 with an embedded script), so
@@ -14,7 +15,8 @@
 // and between two network namespaces, with a link rate and delay (where.go;
 // namespaces need root, ip, tc and iptables). cases.go is the table of
 // cases; bench results are described in RESULTS.md. The fanout subcommand
-// (fanout.go) replicates one array to many hosts, sequentially and by relay.
+// (fanout.go) replicates one array to many hosts, sequentially and by relay;
+// the sync subcommand (syncbench.go) races arrayx sync against rsync.
 package main
 
 import (
@@ -38,6 +40,9 @@ func main() {
 	}
 	if len(os.Args) > 1 && os.Args[1] == "fanout" {
 		os.Exit(fanoutMain(os.Args[2:], os.Stdout, os.Stderr))
+	}
+	if len(os.Args) > 1 && os.Args[1] == "sync" {
+		os.Exit(syncMain(os.Args[2:], os.Stdout, os.Stderr))
 	}
 	os.Exit(benchMain(os.Args[1:], os.Stdout, os.Stderr))
 }

@@ -48,6 +48,8 @@ func TestMain(m *testing.M) {
 //     prints the Stats as JSON (fault_test.go kills it mid-transfer);
 //   - "chain": pushes ARX_NAME to ARX_ADDR, relayed down ARX_CHAIN (a
 //     comma-separated list), and prints a chainResult as JSON;
+//   - "syncer": syncs ARX_STORE to ARX_ADDR (SyncPush) and prints the
+//     report (sync_fault_test.go kills it);
 //   - "client" with ARX_STREAMS=N and ARX_STREAM_MIN=B: transfers on N
 //     streams, opening one for every B bytes;
 //   - "writer": creates ARX_NAME (ARX_SIZE bytes) in ARX_STORE, fills it,
@@ -110,6 +112,8 @@ func runHelper(mode string) int {
 		return helperPusher(st, token, fail)
 	case "chain":
 		return helperChain(st, token, fail)
+	case "syncer":
+		return helperSyncer(st, token, fail)
 	case "writer":
 		return helperWriter(st, fail)
 	case "client":
