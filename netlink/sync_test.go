@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -374,4 +375,70 @@ func TestSyncWatchReconnect(t *testing.T) {
 	go srv2.Serve(l2)
 	defer srv2.Close()
 	testutil.WaitFor(t, "the replica to follow after the server came back", func() bool { return equalStores(t, local, remote) })
+}
+
+// TestSyncConcurrent runs two syncs of different data into one server at
+// once, five times: every array on the server is always one whole
+// version, one source's or the other's, whichever was published last.
+// (Two transfers of the same version would be one busy and one refused;
+// two versions of a name land in partials of their own.)
+func TestSyncConcurrent(t *testing.T) {
+	ctx := context.Background()
+	remote := teststore.Temp(t)
+	_, addr := startServer(t, remote, "tcp", Config{})
+	srcs := []*mmapstore.Store{teststore.Temp(t), teststore.Temp(t)}
+	digests := map[string]map[string]bool{}
+	for k, st := range srcs {
+		for i := range 10 {
+			name := fmt.Sprintf("c%d", i)
+			data := make([]byte, 4<<20+100)
+			teststore.Fill(data, uint64(100*k+i), false)
+			a := teststore.Put(t, st, name, arrayx.Uint8, arrayx.Shape{int64(len(data))}, arrayx.OrderC, data)
+			if digests[name] == nil {
+				digests[name] = map[string]bool{}
+			}
+			digests[name][a.Digest()] = true
+		}
+	}
+	var mu sync.Mutex
+	busy := 0
+	for range 5 {
+		var wg sync.WaitGroup
+		for _, st := range srcs {
+			wg.Go(func() {
+				c := dial(t, addr, nil)
+				r, err := c.SyncPush(ctx, st, &SyncOptions{})
+				for _, it := range r.Items {
+					if it.Error != "" && !strings.Contains(it.Error, "busy") {
+						t.Errorf("%s: %s, want only busy refusals", it.Name, it.Error)
+					}
+					if it.Error != "" {
+						mu.Lock()
+						busy++
+						mu.Unlock()
+					}
+				}
+				if err != nil && r.Failed == 0 {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		names, _ := remote.List()
+		if len(names) != 10 {
+			t.Fatalf("the server holds %v", names)
+		}
+		for _, name := range names {
+			a, err := remote.Open(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := a.Verify(); err != nil || !digests[name][a.Digest()] {
+				t.Fatalf("%s: verify %v, one of the two versions: %v", name, err, digests[name][a.Digest()])
+			}
+			a.Close()
+		}
+		noHidden(t, remote)
+	}
+	t.Logf("%d arrays were refused as busy over five rounds", busy)
 }
