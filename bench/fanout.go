@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -443,29 +441,13 @@ func (res *FanoutResults) summarize() {
 	}
 }
 
-func okOrNaN(r FanoutRun, x float64) float64 {
-	if r.Error != "" {
-		return math.NaN()
-	}
-	return x
-}
+func okOrNaN(r FanoutRun, x float64) float64 { return nanIf(r.Error != "", x) }
 
 // writeFanout writes fanout.md (also to stdout), fanout.json and fanout.png.
 func writeFanout(dir string, res *FanoutResults, stdout io.Writer) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
 	var md strings.Builder
 	renderFanout(&md, res)
-	io.WriteString(stdout, md.String())
-	if err := os.WriteFile(filepath.Join(dir, "fanout.md"), []byte(md.String()), 0o644); err != nil {
-		return err
-	}
-	js, err := json.MarshalIndent(res, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "fanout.json"), append(js, '\n'), 0o644); err != nil {
+	if err := writeReport(dir, "fanout", md.String(), res, stdout); err != nil {
 		return err
 	}
 	return writeFanoutPlot(filepath.Join(dir, "fanout.png"), res)

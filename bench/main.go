@@ -25,6 +25,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -133,23 +134,37 @@ func benchMain(args []string, stdout, stderr io.Writer) int {
 // writeResults writes results.md (also to stdout), results.json and
 // throughput.png into dir.
 func writeResults(dir string, res *Results, stdout io.Writer) error {
+	var md strings.Builder
+	renderMarkdown(&md, res)
+	if err := writeReport(dir, "results", md.String(), res, stdout); err != nil {
+		return err
+	}
+	return writePlot(filepath.Join(dir, "throughput.png"), res)
+}
+
+// writeReport writes a group's Markdown (also to stdout) and its results
+// as JSON into dir, as NAME.md and NAME.json.
+func writeReport(dir, name, md string, res any, stdout io.Writer) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	var md strings.Builder
-	renderMarkdown(&md, res)
-	io.WriteString(stdout, md.String())
-	if err := os.WriteFile(filepath.Join(dir, "results.md"), []byte(md.String()), 0o644); err != nil {
+	io.WriteString(stdout, md)
+	if err := os.WriteFile(filepath.Join(dir, name+".md"), []byte(md), 0o644); err != nil {
 		return err
 	}
 	js, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "results.json"), append(js, '\n'), 0o644); err != nil {
-		return err
+	return os.WriteFile(filepath.Join(dir, name+".json"), append(js, '\n'), 0o644)
+}
+
+// nanIf is x, or NaN for a failed run: summaries leave NaNs out.
+func nanIf(failed bool, x float64) float64 {
+	if failed {
+		return math.NaN()
 	}
-	return writePlot(filepath.Join(dir, "throughput.png"), res)
+	return x
 }
 
 // parseSize reads "64MiB", "1GiB", "512KiB" or a plain byte count.

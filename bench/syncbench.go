@@ -3,12 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"os"
 	"os/exec"
@@ -481,17 +479,9 @@ func (res *SyncResults) summarize() {
 	}
 }
 
-func errNaN(r SyncRun, x float64) float64 {
-	if r.Error != "" {
-		return math.NaN()
-	}
-	return x
-}
+func errNaN(r SyncRun, x float64) float64 { return nanIf(r.Error != "", x) }
 
 func writeSyncResults(dir string, res *SyncResults, stdout io.Writer) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
 	var md strings.Builder
 	fmt.Fprintf(&md, "## arrayx sync against rsync: %s array and %d of %s, loopback\n\n", fmtBytes(float64(res.Big)), res.Smalls, fmtBytes(float64(res.Small)))
 	fmt.Fprintf(&md, "`%s` on %s, %s; medians of %d rounds, min-max in brackets.\n\n", res.Command, res.Machine.CPUModel, res.Rsync, res.Runs)
@@ -504,15 +494,7 @@ func writeSyncResults(dir string, res *SyncResults, stdout io.Writer) error {
 		}
 	}
 	fmt.Fprintln(&md)
-	io.WriteString(stdout, md.String())
-	if err := os.WriteFile(filepath.Join(dir, "sync.md"), []byte(md.String()), 0o644); err != nil {
-		return err
-	}
-	js, err := json.MarshalIndent(res, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "sync.json"), append(js, '\n'), 0o644)
+	return writeReport(dir, "sync", md.String(), res, stdout)
 }
 
 func wireCell(s Spread) string {

@@ -160,20 +160,40 @@ func serverAddr(t testing.TB, h *helperProc) (*helperProc, string) {
 	return h, addr
 }
 
+// helperClient opens ARX_NAME in st (unless ARX_NAME is unset) and dials
+// ARX_ADDR with token, for the helper modes that send: the caller runs
+// its request within ctx, then calls done.
+func helperClient(st *mmapstore.Store, token []byte) (ctx context.Context, a *mmapstore.Array, c *Client, done func(), err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	if name := os.Getenv("ARX_NAME"); name != "" {
+		if a, err = st.Open(name); err != nil {
+			cancel()
+			return nil, nil, nil, nil, err
+		}
+	}
+	if c, err = Dial(ctx, os.Getenv("ARX_ADDR"), &DialOptions{Token: token}); err != nil {
+		if a != nil {
+			a.Close()
+		}
+		cancel()
+		return nil, nil, nil, nil, err
+	}
+	return ctx, a, c, func() {
+		c.Close()
+		if a != nil {
+			a.Close()
+		}
+		cancel()
+	}, nil
+}
+
 // helperPusher is the "pusher" helper mode.
 func helperPusher(st *mmapstore.Store, token []byte, fail func(error) int) int {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	a, err := st.Open(os.Getenv("ARX_NAME"))
+	ctx, a, c, done, err := helperClient(st, token)
 	if err != nil {
 		return fail(err)
 	}
-	defer a.Close()
-	c, err := Dial(ctx, os.Getenv("ARX_ADDR"), &DialOptions{Token: token})
-	if err != nil {
-		return fail(err)
-	}
-	defer c.Close()
+	defer done()
 	stats, err := c.Push(ctx, a, os.Getenv("ARX_AS"))
 	if err != nil {
 		return fail(err)

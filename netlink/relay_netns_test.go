@@ -1,13 +1,11 @@
 package netlink
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/arrayx/arrayx/arrayx"
 	"github.com/arrayx/arrayx/internal/testnet"
@@ -24,18 +22,11 @@ type chainResult struct {
 
 // helperChain is the "chain" helper mode.
 func helperChain(st *mmapstore.Store, token []byte, fail func(error) int) int {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	a, err := st.Open(os.Getenv("ARX_NAME"))
+	ctx, a, c, done, err := helperClient(st, token)
 	if err != nil {
 		return fail(err)
 	}
-	defer a.Close()
-	c, err := Dial(ctx, os.Getenv("ARX_ADDR"), &DialOptions{Token: token})
-	if err != nil {
-		return fail(err)
-	}
-	defer c.Close()
+	defer done()
 	var r chainResult
 	if r.Stats, r.Hosts, err = c.PushChain(ctx, a, os.Getenv("ARX_NAME"), strings.Split(os.Getenv("ARX_CHAIN"), ",")); err != nil {
 		return fail(err)

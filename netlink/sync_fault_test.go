@@ -1,7 +1,6 @@
 package netlink
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -19,13 +18,11 @@ import (
 
 // helperSyncer is the "syncer" helper mode.
 func helperSyncer(st *mmapstore.Store, token []byte, fail func(error) int) int {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	c, err := Dial(ctx, os.Getenv("ARX_ADDR"), &DialOptions{Token: token})
+	ctx, _, c, done, err := helperClient(st, token)
 	if err != nil {
 		return fail(err)
 	}
-	defer c.Close()
+	defer done()
 	r, err := c.SyncPush(ctx, st, &SyncOptions{Delete: true})
 	if err != nil {
 		return fail(err)

@@ -2,8 +2,10 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -150,8 +152,30 @@ func TestSyncWatch(t *testing.T) {
 			t.Errorf("the metrics lack %q:\n%s", want, body)
 		}
 	}
-	cancel()
+	// 100 successive seals of one array: the replica ends equal.
 	go io.Copy(io.Discard, pr)
+	for i := range 100 {
+		mustRun(t, local, "create", "c", "--dtype", "float64", "--shape", "1000", "--fill", "random", "--seed", fmt.Sprint(i))
+	}
+	want, err := os.ReadFile(filepath.Join(local, "c.arx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, "the replica of c to equal the 100th seal", func() bool {
+		got, err := os.ReadFile(filepath.Join(remote, "c.arx"))
+		return err == nil && bytes.Equal(got, want)
+	})
+	resp, err = http.Get("http://" + metrics + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !regexp.MustCompile(`(?m)^arrayx_sync_rounds_total ([3-9]|[1-9][0-9]+)$`).Match(body) ||
+		!strings.Contains(string(body), "arrayx_sync_errors_total 0") {
+		t.Errorf("after 100 seals, the metrics say:\n%s", body)
+	}
+	cancel()
 	if c := <-code; c != 0 {
 		t.Fatalf("an interrupted watch exited %d: %s", c, stderr.String())
 	}
