@@ -9,6 +9,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/arrayx/arrayx/arrayx"
@@ -42,7 +43,15 @@ type SyncOptions struct {
 	// Names, when not nil, restricts the sync to these relative names
 	// (SyncWatch passes the arrays that changed).
 	Names []string
+	// Transfers is how many arrays are sent at once, each on a connection
+	// of its own (the client's, and more dialled as it was): small arrays
+	// then do not wait in turn for each other's round trips. 0 means
+	// DefaultSyncTransfers.
+	Transfers int
 }
+
+// DefaultSyncTransfers is SyncOptions.Transfers's default.
+const DefaultSyncTransfers = 4
 
 // Sync actions, in SyncItem.Action.
 const (
@@ -220,10 +229,11 @@ func (cl *Client) SyncPush(ctx context.Context, store *mmapstore.Store, o *SyncO
 	if err != nil {
 		return SyncReport{}, err
 	}
-	return runSync(src, dst, o, start, syncOps{
+	return cl.runSync(ctx, src, dst, o, start, syncOps{
 		plan: func(rel string) (int64, error) {
 			var old *arrayx.Header
 			if _, ok := dst.digests[rel]; ok {
+				var err error
 				if old, err = cl.Stat(ctx, o.DstPrefix+rel); err != nil {
 					return 0, err
 				}
@@ -231,13 +241,13 @@ func (cl *Client) SyncPush(ctx context.Context, store *mmapstore.Store, o *SyncO
 			return changedBytes(srcHeaders[rel], old), nil
 		},
 		strong: func(rel string) bool { return srcHeaders[rel].XXH128 != nil },
-		send: func(rel string) (Stats, error) {
+		send: func(c *Client, rel string) (Stats, error) {
 			a, err := store.Open(o.SrcPrefix + rel)
 			if err != nil {
 				return Stats{}, err
 			}
 			defer a.Close()
-			return cl.Push(ctx, a, o.DstPrefix+rel)
+			return c.Push(ctx, a, o.DstPrefix+rel)
 		},
 		remove: func(rel string) error { return cl.Delete(ctx, o.DstPrefix+rel) },
 	})
@@ -257,7 +267,7 @@ func (cl *Client) SyncPull(ctx context.Context, store *mmapstore.Store, o *SyncO
 		return SyncReport{}, err
 	}
 	srcHeader := func(rel string) (*arrayx.Header, error) { return cl.Stat(ctx, o.SrcPrefix+rel) }
-	return runSync(src, dst, o, start, syncOps{
+	return cl.runSync(ctx, src, dst, o, start, syncOps{
 		plan: func(rel string) (int64, error) {
 			h, err := srcHeader(rel)
 			if err != nil {
@@ -268,8 +278,8 @@ func (cl *Client) SyncPull(ctx context.Context, store *mmapstore.Store, o *SyncO
 		// The local copy's header tells whether the server's array has
 		// digests: equal header digests mean equal headers.
 		strong: func(rel string) bool { return dstHeaders[rel] != nil && dstHeaders[rel].XXH128 != nil },
-		send: func(rel string) (Stats, error) {
-			return cl.Pull(ctx, o.SrcPrefix+rel, store, o.DstPrefix+rel)
+		send: func(c *Client, rel string) (Stats, error) {
+			return c.Pull(ctx, o.SrcPrefix+rel, store, o.DstPrefix+rel)
 		},
 		remove: func(rel string) error { return store.Remove(o.DstPrefix + rel) },
 	})
@@ -277,15 +287,16 @@ func (cl *Client) SyncPull(ctx context.Context, store *mmapstore.Store, o *SyncO
 
 // syncOps are a sync's direction-specific steps, by relative name.
 type syncOps struct {
-	plan   func(rel string) (int64, error) // bytes a send would move (dry run)
-	strong func(rel string) bool           // its header has per-block digests
-	send   func(rel string) (Stats, error)
+	plan   func(rel string) (int64, error)            // bytes a send would move (dry run)
+	strong func(rel string) bool                      // its header has per-block digests
+	send   func(c *Client, rel string) (Stats, error) // on one of the sync's connections
 	remove func(rel string) error
 }
 
 // runSync compares the sides and carries out (or, in a dry run, plans)
-// what makes dst equal to src.
-func runSync(src, dst syncSide, o *SyncOptions, start time.Time, ops syncOps) (SyncReport, error) {
+// what makes dst equal to src: the arrays to send go out o.Transfers at a
+// time, each on a connection of its own.
+func (cl *Client) runSync(ctx context.Context, src, dst syncSide, o *SyncOptions, start time.Time, ops syncOps) (SyncReport, error) {
 	r := SyncReport{DryRun: o.DryRun}
 	var errs []error
 	fail := func(it *SyncItem, err error) {
@@ -301,32 +312,34 @@ func runSync(src, dst syncSide, o *SyncOptions, start time.Time, ops syncOps) (S
 			r.Identical++
 			continue
 		}
-		it := SyncItem{Name: rel, NBytes: src.nbytes[rel]}
-		if o.DryRun {
-			n, err := ops.plan(rel)
-			if err != nil {
-				fail(&it, err)
-			} else {
-				it.Bytes, it.Reused = n, it.NBytes-n
-			}
-		} else if st, err := ops.send(rel); err != nil {
-			fail(&it, err)
-		} else {
-			it.Bytes, it.Reused = st.Bytes, st.Seeded
+		r.Items = append(r.Items, SyncItem{Name: rel, NBytes: src.nbytes[rel]})
+	}
+	outcome := make([]error, len(r.Items))
+	if o.DryRun {
+		for i := range r.Items {
+			it := &r.Items[i]
+			n, err := ops.plan(it.Name)
+			it.Bytes, it.Reused, outcome[i] = n, it.NBytes-n, err
 		}
+	} else {
+		cl.sendAll(ctx, r.Items, outcome, o.Transfers, ops.send)
+	}
+	for i := range r.Items {
+		it := &r.Items[i]
 		it.Action = SyncWhole
 		if it.Reused > 0 {
 			it.Action = SyncDelta
 		}
-		if it.Error == "" {
-			if it.Action == SyncDelta {
-				r.Delta++
-			} else {
-				r.Whole++
-			}
-			r.Bytes += it.Bytes
+		switch {
+		case outcome[i] != nil:
+			it.Bytes, it.Reused = 0, 0
+			fail(it, outcome[i])
+		case it.Action == SyncDelta:
+			r.Delta++
+		default:
+			r.Whole++
 		}
-		r.Items = append(r.Items, it)
+		r.Bytes += it.Bytes
 	}
 	if o.Delete {
 		for _, rel := range sortedKeys(dst.digests) {
@@ -389,8 +402,10 @@ func (cl *Client) SyncWatch(ctx context.Context, store *mmapstore.Store, o *Sync
 		}
 		rep, err := cl.SyncPush(ctx, store, &r)
 		report(rep, err)
-		if err != nil && rep.Checked == 0 {
+		if errors.Is(err, ErrBroken) || err != nil && rep.Checked == 0 {
 			cl.Reconnect(ctx) // if it fails too, the next round says so
+		}
+		if err != nil && rep.Checked == 0 {
 			return p
 		}
 		var again pending
@@ -431,3 +446,37 @@ func (cl *Client) SyncWatch(ctx context.Context, store *mmapstore.Store, o *Sync
 
 // retryEvery is how soon SyncWatch tries failed arrays again.
 var retryEvery = 5 * time.Second
+
+// sendAll sends every item with send, transfers at a time, on the client's
+// connection and on more dialled as it was (if one cannot be dialled, on
+// fewer), recording each item's bytes and outcome.
+func (cl *Client) sendAll(ctx context.Context, items []SyncItem, outcome []error, transfers int,
+	send func(c *Client, rel string) (Stats, error)) {
+	if transfers <= 0 {
+		transfers = DefaultSyncTransfers
+	}
+	conns := []*Client{cl}
+	for len(conns) < min(transfers, len(items)) {
+		c, err := Dial(ctx, cl.addr, &cl.opts)
+		if err != nil {
+			break
+		}
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Go(func() {
+			for i := range next {
+				st, err := send(c, items[i].Name)
+				items[i].Bytes, items[i].Reused, outcome[i] = st.Bytes, st.Seeded, err
+			}
+		})
+	}
+	for i := range items {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+}

@@ -442,3 +442,37 @@ func TestSyncConcurrent(t *testing.T) {
 	}
 	t.Logf("%d arrays were refused as busy over five rounds", busy)
 }
+
+// TestSyncTransfers sends the arrays of a sync on o.Transfers connections
+// at once, the client's and more dialled as it was, and on the client's
+// alone with 1.
+func TestSyncTransfers(t *testing.T) {
+	ctx := context.Background()
+	local, remote := teststore.Temp(t), teststore.Temp(t)
+	_, addr := startServer(t, remote, "tcp", Config{})
+	for i := range 40 {
+		teststore.NewArray(t, local, fmt.Sprintf("t%02d", i), arrayx.Float32, arrayx.Shape{1000}, arrayx.OrderC, nil)
+	}
+	p := newMultiProxy(t, addr, func(int, string, int64) bool { return false })
+	c := dial(t, p.addr, nil)
+	r, err := c.SyncPush(ctx, local, &SyncOptions{Transfers: 4})
+	if err != nil || r.Whole != 40 {
+		t.Fatalf("sync on 4 transfers: %v %v", r, err)
+	}
+	sameStores(t, local, "", remote, "")
+	p.mu.Lock()
+	n := len(p.conns) / 2 // the proxy keeps both ends of each
+	p.mu.Unlock()
+	if n != 4 {
+		t.Fatalf("the sync used %d connections, want 4 (the client's and 3 more)", n)
+	}
+	rewrite(t, local, "t07", arrayx.Shape{1000}, func(old, new []byte) { new[0] = 1 })
+	if r, err := c.SyncPush(ctx, local, &SyncOptions{Transfers: 1}); err != nil || r.Whole != 1 {
+		t.Fatalf("sync on 1 transfer: %v %v", r, err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.conns)/2 != n {
+		t.Fatalf("a sync on 1 transfer dialled %d more connections", len(p.conns)/2-n)
+	}
+}

@@ -23,11 +23,12 @@ type syncCmd struct {
 	watch            bool
 	debounce         time.Duration
 	metrics          string
+	transfers        int
 	netFlags
 }
 
 func (c *syncCmd) usage() (string, string) {
-	return "SRC DST [--include GLOB] [--exclude GLOB] [--delete] [--dry-run] [--json] [--watch [--metrics ADDR]] [--token-file F] [--streams N]",
+	return "SRC DST [--include GLOB] [--exclude GLOB] [--delete] [--dry-run] [--json] [--watch [--metrics ADDR]] [--transfers N] [--token-file F] [--streams N]",
 		"make DST hold exactly SRC's arrays: a store directory and a server (HOST:PORT[/PREFIX]), either way; " +
 			"unchanged arrays cost their headers, changed ones their changed blocks"
 }
@@ -38,6 +39,7 @@ func (c *syncCmd) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&c.delete, "delete", false, "remove what DST has and SRC does not, within the selection")
 	fs.BoolVar(&c.dryRun, "dry-run", false, "say what would move and how many bytes, moving nothing")
 	fs.BoolVar(&c.json, "json", false, "print the report as JSON")
+	fs.IntVar(&c.transfers, "transfers", netlink.DefaultSyncTransfers, "arrays sent at once, each on a connection of its own")
 	fs.BoolVar(&c.watch, "watch", false, "after the sync, keep DST following SRC (a store pushed to a server) until interrupted")
 	fs.DurationVar(&c.debounce, "debounce", 200*time.Millisecond, "with --watch: gather changes this long before syncing them")
 	fs.StringVar(&c.metrics, "metrics", "", "with --watch: serve Prometheus metrics at http://ADDR/metrics")
@@ -92,7 +94,10 @@ func (c *syncCmd) run(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer st.Close()
-	o := netlink.SyncOptions{Include: c.include, Exclude: c.exclude, Delete: c.delete, DryRun: c.dryRun}
+	if c.transfers < 1 || c.transfers > 64 {
+		return usagef("--transfers %d: want 1 to 64", c.transfers)
+	}
+	o := netlink.SyncOptions{Include: c.include, Exclude: c.exclude, Delete: c.delete, DryRun: c.dryRun, Transfers: c.transfers}
 	if push {
 		o.DstPrefix = server.prefix
 	} else {
