@@ -67,19 +67,7 @@ func prepareData(c *child) error {
 	if path, err := st.Path("x"); err != nil || path != c.ArxPath {
 		return fmt.Errorf("bench: the store puts x at %q (%v), not %q", path, err, c.ArxPath)
 	}
-	w, err := st.Create("x", arrayx.Float64, arrayx.Shape{c.N}, arrayx.OrderC, nil)
-	if err != nil {
-		return err
-	}
-	defer w.Abort() // no-op once sealed
-	x, err := arrayx.Data[float64](w)
-	if err != nil {
-		return err
-	}
-	for i := range x {
-		x[i] = float64(i)
-	}
-	a, err := w.Seal()
+	a, err := sealFloat64(st, "x", arrayx.Shape{c.N}, fillArange)
 	if err != nil {
 		return err
 	}
@@ -126,4 +114,26 @@ func writeNpy(path string, data []byte, n int64) error {
 		return err
 	}
 	return f.Close()
+}
+
+// sealFloat64 creates, fills and seals a float64 array in st.
+func sealFloat64(st *mmapstore.Store, name string, shape arrayx.Shape, fill func([]float64)) (*mmapstore.Array, error) {
+	w, err := st.Create(name, arrayx.Float64, shape, arrayx.OrderC, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer w.Abort() // no-op once sealed
+	x, err := arrayx.Data[float64](w)
+	if err != nil {
+		return nil, err
+	}
+	fill(x)
+	return w.Seal()
+}
+
+// fillArange makes element i hold i, the data every case verifies.
+func fillArange(x []float64) {
+	for i := range x {
+		x[i] = float64(i)
+	}
 }

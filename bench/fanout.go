@@ -486,19 +486,7 @@ func fanoutPrepare(c *child) error {
 		return err
 	}
 	defer st.Close()
-	w, err := st.Create("x", arrayx.Float64, arrayx.Shape{c.N}, arrayx.OrderC, nil)
-	if err != nil {
-		return err
-	}
-	defer w.Abort()
-	x, err := arrayx.Data[float64](w)
-	if err != nil {
-		return err
-	}
-	for i := range x {
-		x[i] = float64(i)
-	}
-	a, err := w.Seal()
+	a, err := sealFloat64(st, "x", arrayx.Shape{c.N}, fillArange)
 	if err != nil {
 		return err
 	}

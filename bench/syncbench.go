@@ -532,27 +532,13 @@ func syncPrepare(c *child) error {
 	}
 	defer st.Close()
 	put := func(name string, shape arrayx.Shape, fill func([]float64)) error {
-		w, err := st.Create(name, arrayx.Float64, shape, arrayx.OrderC, nil)
-		if err != nil {
-			return err
-		}
-		defer w.Abort()
-		x, err := arrayx.Data[float64](w)
-		if err != nil {
-			return err
-		}
-		fill(x)
-		a, err := w.Seal()
+		a, err := sealFloat64(st, name, shape, fill)
 		if err != nil {
 			return err
 		}
 		return a.Close()
 	}
-	if err := put("big", arrayx.Shape{c.NBytes / 8192, 1024}, func(x []float64) {
-		for i := range x {
-			x[i] = float64(i)
-		}
-	}); err != nil {
+	if err := put("big", arrayx.Shape{c.NBytes / 8192, 1024}, fillArange); err != nil {
 		return err
 	}
 	for k := range smalls {

@@ -7,9 +7,7 @@ import (
 
 func arange(n int64) []float64 {
 	x := make([]float64, n)
-	for i := range x {
-		x[i] = float64(i)
-	}
+	fillArange(x)
 	return x
 }
 
