@@ -51,9 +51,12 @@ func TestSyncBench(t *testing.T) {
 			if tool.Tool != "arrayx" {
 				continue
 			}
+			// The loopback interface also carries whatever else runs: a
+			// slack of 512 KiB, an eighth of a block, still catches a block
+			// sent that need not be.
 			w := tool.Runs[0].Wire
-			if w < want[s.ID] || w > want[s.ID]+want[s.ID]/100+64<<10 {
-				t.Errorf("%s: arrayx sent %d bytes on the wire, want %d plus at most 1%% and 64 KiB", s.ID, w, want[s.ID])
+			if w < want[s.ID] || w > want[s.ID]+want[s.ID]/100+512<<10 {
+				t.Errorf("%s: arrayx sent %d bytes on the wire, want %d plus at most 1%% and 512 KiB", s.ID, w, want[s.ID])
 			}
 		}
 	}
