@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/arrayx/arrayx/arrayx"
@@ -449,7 +450,9 @@ var retryEvery = 5 * time.Second
 
 // sendAll sends every item with send, transfers at a time, on the client's
 // connection and on more dialled as it was (if one cannot be dialled, on
-// fewer), recording each item's bytes and outcome.
+// fewer), recording each item's bytes and outcome. Once the destination
+// runs out of space it sends nothing more: each array left is reported as
+// not sent.
 func (cl *Client) sendAll(ctx context.Context, items []SyncItem, outcome []error, transfers int,
 	send func(c *Client, rel string) (Stats, error)) {
 	if transfers <= 0 {
@@ -466,11 +469,19 @@ func (cl *Client) sendAll(ctx context.Context, items []SyncItem, outcome []error
 	}
 	next := make(chan int)
 	var wg sync.WaitGroup
+	var full atomic.Bool // the destination ran out of space: send no more
 	for _, c := range conns {
 		wg.Go(func() {
 			for i := range next {
+				if full.Load() {
+					outcome[i] = fmt.Errorf("%w: %s not sent: the destination ran out of space", mmapstore.ErrNoSpace, items[i].Name)
+					continue
+				}
 				st, err := send(c, items[i].Name)
 				items[i].Bytes, items[i].Reused, outcome[i] = st.Bytes, st.Seeded, err
+				if errors.Is(err, mmapstore.ErrNoSpace) {
+					full.Store(true)
+				}
 			}
 		})
 	}

@@ -476,3 +476,49 @@ func TestSyncTransfers(t *testing.T) {
 		t.Fatalf("a sync on 1 transfer dialled %d more connections", len(p.conns)/2-n)
 	}
 }
+
+// TestSyncDiskFull syncs more than the destination's filesystem holds: the
+// sync stops at the first refusal for space, says so, publishes only whole
+// arrays, leaves no partial or temporary file, and sends nothing after the
+// refusal.
+func TestSyncDiskFull(t *testing.T) {
+	ctx := context.Background()
+	dir := testutil.Tmpfs(t, "20m")
+	remote := teststore.At(t, dir)
+	local := teststore.Temp(t)
+	_, addr := startServer(t, remote, "tcp", Config{})
+	for i := range 10 {
+		teststore.NewArray(t, local, fmt.Sprintf("f%d", i), arrayx.Uint8, arrayx.Shape{4<<20 + 1000}, arrayx.OrderC, nil)
+	}
+	c := dial(t, addr, nil)
+	r, err := c.SyncPush(ctx, local, &SyncOptions{Transfers: 1})
+	t.Logf("%v: %v", r, err)
+	if !errors.Is(err, mmapstore.ErrNoSpace) || r.Failed == 0 || r.Whole+r.Failed != 10 || !strings.Contains(err.Error(), "no space") {
+		t.Fatalf("sync into a full filesystem: %v, %v", r, err)
+	}
+	sent := 0
+	for _, it := range r.Items {
+		if it.Error == "" {
+			sent++
+			continue
+		}
+		if it.Bytes != 0 {
+			t.Errorf("%s failed after sending %d bytes", it.Name, it.Bytes)
+		}
+	}
+	names, _ := remote.List()
+	if len(names) != sent || sent == 0 {
+		t.Fatalf("the destination lists %v, the report says %d sent", names, sent)
+	}
+	for _, name := range names {
+		a, err := remote.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Verify(); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		a.Close()
+	}
+	noHidden(t, remote)
+}
