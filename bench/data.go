@@ -38,11 +38,7 @@ func (r *runner) prepare(ctx context.Context, dir string, nbytes int64) (Params,
 	if err != nil {
 		return p, err
 	}
-	pr, err := r.start(ctx, &Proc{Role: "prepare"}, p, nil)
-	if err != nil {
-		return p, err
-	}
-	if _, err := pr.wait(); err != nil {
+	if err := r.runRole(ctx, "prepare", p); err != nil {
 		return p, err
 	}
 	a, err := mmapstore.Open(p.ArxPath, nil) // reads the header only

@@ -211,11 +211,7 @@ func runFanout(ctx context.Context, o fanoutOptions) (*FanoutResults, error) {
 	if err != nil {
 		return nil, err
 	}
-	pr, err := r.startOn(ctx, &Proc{Role: "fanout-prepare"}, p, nil)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := pr.wait(); err != nil {
+	if err := r.runRole(ctx, "fanout-prepare", p); err != nil {
 		return nil, err
 	}
 

@@ -228,6 +228,17 @@ func (r *runner) start(ctx context.Context, pp *Proc, p Params, where *netEnv) (
 	return r.startOn(ctx, pp, p, where.host(pp.Side))
 }
 
+// runRole runs a Go role here to its end: a step that prepares data, not
+// a timed case. p.Opt is the role's option.
+func (r *runner) runRole(ctx context.Context, role string, p Params) error {
+	pr, err := r.startOn(ctx, &Proc{Role: role, Opt: p.Opt}, p, nil)
+	if err != nil {
+		return err
+	}
+	_, err = pr.wait()
+	return err
+}
+
 // startOn launches one process in host, or here when host is nil.
 func (r *runner) startOn(ctx context.Context, pp *Proc, p Params, host *testnet.Host) (*proc, error) {
 	p.Opt = pp.Opt

@@ -193,11 +193,7 @@ func runSyncBench(ctx context.Context, o syncBenchOptions) (*SyncResults, error)
 
 	// The data, written once by a child.
 	p := Params{SrcStore: e.base, NBytes: o.big, N: o.big / 8, Opt: fmt.Sprintf("%d %d", o.smalls, o.small)}
-	pr, err := e.r.startOn(ctx, &Proc{Role: "sync-prepare", Opt: p.Opt}, p, nil)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := pr.wait(); err != nil {
+	if err := e.r.runRole(ctx, "sync-prepare", p); err != nil {
 		return nil, err
 	}
 
@@ -236,11 +232,7 @@ func runSyncBench(ctx context.Context, o syncBenchOptions) (*SyncResults, error)
 		for si, s := range syncSteps {
 			if s.change != nil {
 				change := s.change(bigRows, 512)
-				pr, err := e.r.startOn(ctx, &Proc{Role: "sync-mutate", Opt: change}, Params{SrcStore: e.src}, nil)
-				if err != nil {
-					return res, err
-				}
-				if _, err := pr.wait(); err != nil {
+				if err := e.r.runRole(ctx, "sync-mutate", Params{SrcStore: e.src, Opt: change}); err != nil {
 					return res, err
 				}
 			}
