@@ -228,7 +228,7 @@ func clientHello(maxVersion int) *helloBody {
 	ours := slices.DeleteFunc(slices.Clone(versions), func(v int) bool { return v > maxVersion })
 	var feats []string
 	if maxVersion >= Version2 {
-		feats = []string{FeatureJoin, FeatureRelay}
+		feats = []string{FeatureJoin, FeatureRelay, FeatureEager}
 	}
 	return &helloBody{Version: Version1, Versions: ours, Features: feats, Software: "arrayx"}
 }

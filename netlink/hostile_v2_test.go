@@ -1137,6 +1137,12 @@ func TestHostileV2(t *testing.T) {
 // client's frames and writes what it likes.
 func scriptServer(t testing.TB, script func(c net.Conn)) string {
 	t.Helper()
+	return scriptServerWith(t, []string{FeatureJoin}, script)
+}
+
+// scriptServerWith is scriptServer offering features.
+func scriptServerWith(t testing.TB, features []string, script func(c net.Conn)) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -1159,7 +1165,7 @@ func scriptServer(t testing.TB, script func(c net.Conn)) string {
 					return
 				}
 				c.Write(Magic[:])
-				writeMsg(c, Version1, kindHello, &helloBody{Version: Version2, Versions: versions, Features: []string{FeatureJoin}, Software: "hostile"})
+				writeMsg(c, Version1, kindHello, &helloBody{Version: Version2, Versions: versions, Features: features, Software: "hostile"})
 				script(c)
 			})
 		}

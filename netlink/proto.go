@@ -43,7 +43,16 @@ const (
 	// with a token (it relays for authenticated clients alone) and relaying
 	// enabled.
 	FeatureRelay = "relay"
+	// FeatureEager: a PUT may carry its array's data right after it
+	// (eager), without waiting for the server's NEEDs, and need not wait
+	// for its reply before the next request: a sync of many small arrays
+	// then costs about one round trip, not one or two per array.
+	FeatureEager = "eager"
 )
+
+// MaxEagerBytes caps an eager PUT's data: a server reads and discards what
+// it refuses, so the cost of a refusal stays small.
+const MaxEagerBytes = 16 << 20
 
 // frameSize is the fixed prefix of every message: version (1 byte), kind
 // (1), flags (2), body length (4), little-endian.
@@ -139,13 +148,15 @@ type replyBody struct {
 // Streams (FeatureJoin too) announces how many connections the client will
 // carry it on, so that the first does not take every block for itself.
 // Chain (FeatureRelay) lists the hosts the server is to forward the array
-// to, in order.
+// to, in order. Eager (FeatureEager) is the number of raw data bytes that
+// follow the PUT: the whole array's data, sent without NEEDs.
 type putBody struct {
 	Name     string   `msgpack:"name,omitempty"`
 	Header   []byte   `msgpack:"header,omitempty"`
 	Transfer []byte   `msgpack:"transfer,omitempty"`
 	Streams  int      `msgpack:"streams,omitempty"`
 	Chain    []string `msgpack:"chain,omitempty"`
+	Eager    int64    `msgpack:"eager,omitempty"`
 }
 
 // getBody asks the server to send an array; Transfer as in putBody.

@@ -152,6 +152,10 @@ func TestProtocolDoc(t *testing.T) {
 		!strings.Contains(doc, fmt.Sprintf("(the reference server: %d)", DefaultMaxChain)) {
 		t.Error("PROTOCOL.md's figures for transfers and LIST are out of date")
 	}
+	if MaxEagerBytes != 16<<20 || !strings.Contains(doc, "at most 16 MiB") ||
+		!strings.Contains(doc, fmt.Sprintf("keeps at most %d eager PUTs unanswered", eagerWindow)) {
+		t.Error("PROTOCOL.md's figures for eager PUTs are out of date")
+	}
 
 	// Examples, made the way the code makes them.
 	example := func(marker string) string {

@@ -123,7 +123,7 @@ func (c *Config) limits() arrayx.Limits { return arrayx.Limits{MaxHeaderBytes: c
 
 // features is what the server offers in HELLO.
 func (c *Config) features() []string {
-	var f []string
+	f := []string{FeatureEager}
 	if c.MaxStreams > 1 {
 		f = append(f, FeatureJoin)
 	}
@@ -593,8 +593,11 @@ func (c *serverConn) handle(f frame) bool {
 		if err := c.decode(f, &b); err != nil {
 			return bad(err)
 		}
-		if c.c.version == Version1 {
+		switch {
+		case c.c.version == Version1:
 			return c.handlePutV1(&b)
+		case b.Eager != 0:
+			return c.handleEager(&b)
 		}
 		return c.handlePut(&b)
 	case kindData:

@@ -49,6 +49,10 @@ type SyncOptions struct {
 	// then do not wait in turn for each other's round trips. 0 means
 	// DefaultSyncTransfers.
 	Transfers int
+	// NoEager sends small arrays like large ones, a NEED-driven transfer
+	// each, instead of streaming them as eager PUTs on one connection
+	// (FeatureEager); for comparison.
+	NoEager bool
 }
 
 // DefaultSyncTransfers is SyncOptions.Transfers's default.
@@ -250,6 +254,19 @@ func (cl *Client) SyncPush(ctx context.Context, store *mmapstore.Store, o *SyncO
 			defer a.Close()
 			return c.Push(ctx, a, o.DstPrefix+rel)
 		},
+		// A small array goes eagerly when the destination lacks it, or when
+		// it is one block (which a change leaves nothing to reuse of).
+		eager: func(rel string) bool {
+			h := srcHeaders[rel]
+			_, held := dst.digests[rel]
+			return !o.NoEager && h.NBytes > 0 && h.NBytes <= MaxEagerBytes && (!held || h.NumBlocks() == 1)
+		},
+		sendEager: func(c *Client, rels []string, done func(int, Stats, error)) error {
+			return c.pushEager(ctx, len(rels), func(i int) (*mmapstore.Array, string, error) {
+				a, err := store.Open(o.SrcPrefix + rels[i])
+				return a, o.DstPrefix + rels[i], err
+			}, done)
+		},
 		remove: func(rel string) error { return cl.Delete(ctx, o.DstPrefix+rel) },
 	})
 }
@@ -292,6 +309,10 @@ type syncOps struct {
 	strong func(rel string) bool                      // its header has per-block digests
 	send   func(c *Client, rel string) (Stats, error) // on one of the sync's connections
 	remove func(rel string) error
+	// eager tells the arrays to send with sendEager, pipelined on one
+	// connection, when the server takes them (nil: none).
+	eager     func(rel string) bool
+	sendEager func(c *Client, rels []string, done func(i int, st Stats, err error)) error
 }
 
 // runSync compares the sides and carries out (or, in a dry run, plans)
@@ -323,7 +344,7 @@ func (cl *Client) runSync(ctx context.Context, src, dst syncSide, o *SyncOptions
 			it.Bytes, it.Reused, outcome[i] = n, it.NBytes-n, err
 		}
 	} else {
-		cl.sendAll(ctx, r.Items, outcome, o.Transfers, ops.send)
+		cl.sendAll(ctx, r.Items, outcome, o.Transfers, ops)
 	}
 	for i := range r.Items {
 		it := &r.Items[i]
@@ -448,18 +469,36 @@ func (cl *Client) SyncWatch(ctx context.Context, store *mmapstore.Store, o *Sync
 // retryEvery is how soon SyncWatch tries failed arrays again.
 var retryEvery = 5 * time.Second
 
-// sendAll sends every item with send, transfers at a time, on the client's
-// connection and on more dialled as it was (if one cannot be dialled, on
-// fewer), recording each item's bytes and outcome. Once the destination
-// runs out of space it sends nothing more: each array left is reported as
-// not sent.
-func (cl *Client) sendAll(ctx context.Context, items []SyncItem, outcome []error, transfers int,
-	send func(c *Client, rel string) (Stats, error)) {
+// sendAll sends every item, recording its bytes and outcome. The small
+// arrays ops.eager picks stream as eager PUTs on the client's connection;
+// the others go with ops.send, transfers at a time, on connections dialled
+// as the client's was (if some cannot be dialled, on fewer; with none, on
+// the client's once the eager ones are done). Once the destination runs out
+// of space nothing more is sent: each array left is reported as not sent.
+func (cl *Client) sendAll(ctx context.Context, items []SyncItem, outcome []error, transfers int, ops syncOps) {
 	if transfers <= 0 {
 		transfers = DefaultSyncTransfers
 	}
-	conns := []*Client{cl}
-	for len(conns) < min(transfers, len(items)) {
+	var eager, rest []int
+	for i := range items {
+		if ops.eager != nil && ops.eager(items[i].Name) && cl.c.has(FeatureEager) {
+			eager = append(eager, i)
+		} else {
+			rest = append(rest, i)
+		}
+	}
+	var full atomic.Bool // the destination ran out of space: send no more
+	record := func(i int, st Stats, err error) {
+		items[i].Bytes, items[i].Reused, outcome[i] = st.Bytes, st.Seeded, err
+		if errors.Is(err, mmapstore.ErrNoSpace) {
+			full.Store(true)
+		}
+	}
+	var conns []*Client
+	if len(eager) == 0 {
+		conns = append(conns, cl)
+	}
+	for len(conns) < min(transfers, len(rest)) {
 		c, err := Dial(ctx, cl.addr, &cl.opts)
 		if err != nil {
 			break
@@ -467,27 +506,63 @@ func (cl *Client) sendAll(ctx context.Context, items []SyncItem, outcome []error
 		defer c.Close()
 		conns = append(conns, c)
 	}
-	next := make(chan int)
-	var wg sync.WaitGroup
-	var full atomic.Bool // the destination ran out of space: send no more
-	for _, c := range conns {
-		wg.Go(func() {
-			for i := range next {
-				if full.Load() {
-					outcome[i] = fmt.Errorf("%w: %s not sent: the destination ran out of space", mmapstore.ErrNoSpace, items[i].Name)
-					continue
+	send := func(idx []int) {
+		if len(idx) == 0 {
+			return
+		}
+		next := make(chan int)
+		var wg sync.WaitGroup
+		for _, c := range conns {
+			wg.Go(func() {
+				for i := range next {
+					if full.Load() {
+						outcome[i] = fmt.Errorf("%w: %s not sent: the destination ran out of space", mmapstore.ErrNoSpace, items[i].Name)
+						continue
+					}
+					st, err := ops.send(c, items[i].Name)
+					record(i, st, err)
 				}
-				st, err := send(c, items[i].Name)
-				items[i].Bytes, items[i].Reused, outcome[i] = st.Bytes, st.Seeded, err
-				if errors.Is(err, mmapstore.ErrNoSpace) {
-					full.Store(true)
-				}
+			})
+		}
+		for _, i := range idx {
+			next <- i
+		}
+		close(next)
+		wg.Wait()
+	}
+	if len(eager) == 0 {
+		send(rest)
+		return
+	}
+	var again []int // arrived with a damaged block: once more, NEED-driven
+	pipeline := func() {
+		rels := make([]string, len(eager))
+		for k, i := range eager {
+			rels[k] = items[i].Name
+		}
+		reported := make([]bool, len(eager))
+		err := ops.sendEager(cl, rels, func(k int, st Stats, err error) {
+			reported[k] = true
+			record(eager[k], st, err)
+			if errors.Is(err, arrayx.ErrChecksum) {
+				again = append(again, eager[k])
 			}
 		})
+		for k, done := range reported {
+			if !done { // the connection failed before the pipeline began
+				record(eager[k], Stats{}, err)
+			}
+		}
 	}
-	for i := range items {
-		next <- i
+	if len(conns) == 0 {
+		pipeline()
+		conns = append(conns, cl)
+		send(append(rest, again...))
+		return
 	}
-	close(next)
+	var wg sync.WaitGroup
+	wg.Go(pipeline)
+	send(rest)
 	wg.Wait()
+	send(again)
 }

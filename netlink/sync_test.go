@@ -443,9 +443,11 @@ func TestSyncConcurrent(t *testing.T) {
 	t.Logf("%d arrays were refused as busy over five rounds", busy)
 }
 
-// TestSyncTransfers sends the arrays of a sync on o.Transfers connections
-// at once, the client's and more dialled as it was, and on the client's
-// alone with 1.
+// TestSyncTransfers: small arrays stream as eager PUTs on the client's
+// connection alone; with NoEager they go on o.Transfers connections at
+// once, the client's and more dialled as it was, and on the client's alone
+// with 1; arrays too large to go eagerly go on the extra connections while
+// the small ones stream.
 func TestSyncTransfers(t *testing.T) {
 	ctx := context.Background()
 	local, remote := teststore.Temp(t), teststore.Temp(t)
@@ -454,26 +456,52 @@ func TestSyncTransfers(t *testing.T) {
 		teststore.NewArray(t, local, fmt.Sprintf("t%02d", i), arrayx.Float32, arrayx.Shape{1000}, arrayx.OrderC, nil)
 	}
 	p := newMultiProxy(t, addr, func(int, string, int64) bool { return false })
+	conns := func() int {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return len(p.conns) / 2 // the proxy keeps both ends of each
+	}
 	c := dial(t, p.addr, nil)
 	r, err := c.SyncPush(ctx, local, &SyncOptions{Transfers: 4})
-	if err != nil || r.Whole != 40 {
+	if err != nil || r.Whole != 40 || r.Bytes != 40*4000 {
+		t.Fatalf("sync of 40 small arrays: %v %v", r, err)
+	}
+	sameStores(t, local, "", remote, "")
+	if n := conns(); n != 1 {
+		t.Fatalf("40 small arrays went on %d connections, want 1 (eager PUTs)", n)
+	}
+
+	for i := range 40 {
+		rewrite(t, local, fmt.Sprintf("t%02d", i), arrayx.Shape{1000}, func(old, new []byte) { new[0] = old[0] + 1 })
+	}
+	if r, err := c.SyncPush(ctx, local, &SyncOptions{Transfers: 4, NoEager: true}); err != nil || r.Whole != 40 {
 		t.Fatalf("sync on 4 transfers: %v %v", r, err)
 	}
 	sameStores(t, local, "", remote, "")
-	p.mu.Lock()
-	n := len(p.conns) / 2 // the proxy keeps both ends of each
-	p.mu.Unlock()
-	if n != 4 {
+	if n := conns(); n != 4 {
 		t.Fatalf("the sync used %d connections, want 4 (the client's and 3 more)", n)
 	}
-	rewrite(t, local, "t07", arrayx.Shape{1000}, func(old, new []byte) { new[0] = 1 })
-	if r, err := c.SyncPush(ctx, local, &SyncOptions{Transfers: 1}); err != nil || r.Whole != 1 {
+	rewrite(t, local, "t07", arrayx.Shape{1000}, func(old, new []byte) { new[0] = old[0] + 1 })
+	if r, err := c.SyncPush(ctx, local, &SyncOptions{Transfers: 1, NoEager: true}); err != nil || r.Whole != 1 {
 		t.Fatalf("sync on 1 transfer: %v %v", r, err)
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.conns)/2 != n {
-		t.Fatalf("a sync on 1 transfer dialled %d more connections", len(p.conns)/2-n)
+	if n := conns(); n != 4 {
+		t.Fatalf("a sync on 1 transfer dialled %d more connections", n-4)
+	}
+
+	// Two arrays too large to go eagerly, among small ones: they go on
+	// the extra connections, the small ones on the client's.
+	big := arrayx.Shape{MaxEagerBytes/4 + 1}
+	teststore.NewArray(t, local, "big1", arrayx.Float32, big, arrayx.OrderC, nil)
+	teststore.NewArray(t, local, "big2", arrayx.Float32, big, arrayx.OrderC, nil)
+	rewrite(t, local, "t03", arrayx.Shape{1000}, func(old, new []byte) { new[0] = old[0] + 1 })
+	r, err = c.SyncPush(ctx, local, &SyncOptions{Transfers: 3})
+	if err != nil || r.Whole != 3 {
+		t.Fatalf("sync of two large and one small array: %v %v", r, err)
+	}
+	sameStores(t, local, "", remote, "")
+	if n := conns(); n != 4+2 {
+		t.Fatalf("two large arrays and one small went on %d new connections, want 2", n-4)
 	}
 }
 

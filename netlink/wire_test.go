@@ -34,6 +34,7 @@ type body struct {
 	After     string    `msgpack:"after,omitempty"`
 	Limit     int       `msgpack:"limit,omitempty"`
 	Ranges    [][]int64 `msgpack:"ranges,omitempty"`
+	Eager     int64     `msgpack:"eager,omitempty"`
 }
 
 // readMsg reads one frame of any version and decodes it leniently into the
