@@ -165,7 +165,8 @@ var roles = map[string]func(*child) error{
 	"fanout-prepare": fanoutPrepare, // fanout.go's roles
 	"fanout-server":  fanoutServerRole,
 	"fanout-source":  fanoutSource,
-	"sync-prepare":   syncPrepare, // syncbench.go's roles
+	"syncrtt-client": syncRTTClient, // syncrtt.go
+	"sync-prepare":   syncPrepare,   // syncbench.go's roles
 	"sync-mutate":    syncMutate,
 	"sync-client":    syncClient,
 }

@@ -144,8 +144,8 @@ func (r *eagerReader) discard() error {
 	return r.err
 }
 
-// eagerSent is one eager PUT the pipeline's writer has finished sending
-// (or could not send: err), for its reader to match with a reply.
+// eagerSent is one request the pipeline's writer has finished sending (or
+// could not send: err), for its reader to match with a reply.
 type eagerSent struct {
 	i     int
 	slot  bool // it holds one of the window's slots
@@ -154,18 +154,18 @@ type eagerSent struct {
 	err   error
 }
 
-// pushEager pushes n arrays as eager PUTs on the client's connection,
-// pipelined: a writer sends one PUT and its data (by sendfile) after
-// another while the replies are read as they come, at most eagerWindow
-// unanswered. open(i) returns array i and the name to publish it under;
-// each must have at most MaxEagerBytes of data. done(i, ...) reports each
-// array's outcome, in order, from one goroutine. The error is the
-// connection's: the arrays not done when it failed are reported with it.
-func (cl *Client) pushEager(ctx context.Context, n int, open func(i int) (*mmapstore.Array, string, error),
-	done func(i int, st Stats, err error)) error {
-	return cl.do(ctx, "push", fmt.Sprintf("(%d arrays, pipelined)", n), func(c *conn) error {
+// pipeline runs n requests on the client's connection without waiting for
+// each reply: send(c, i) writes request i while the replies to earlier ones
+// are read, in order, by recv(c, i, &st), at most eagerWindow unanswered.
+// done(i, ...) reports each outcome, in order, from one goroutine. An error
+// of send or recv that is neither the server's (a REPLY) nor a localError
+// means the connection is lost: pipeline returns it, having reported it for
+// every request not done.
+func (cl *Client) pipeline(ctx context.Context, op string, n int, send func(c *conn, i int) (Stats, error),
+	recv func(c *conn, i int, st *Stats) error, done func(i int, st Stats, err error)) error {
+	return cl.do(ctx, op, fmt.Sprintf("(%d arrays, pipelined)", n), func(c *conn) error {
 		if !c.has(FeatureEager) {
-			return &localError{fmt.Errorf("%w: the server does not take eager PUTs", ErrUnsupported)}
+			return &localError{fmt.Errorf("%w: the server does not pipeline (feature %q)", ErrUnsupported, FeatureEager)}
 		}
 		slots := make(chan struct{}, eagerWindow)
 		sent := make(chan eagerSent, eagerWindow)
@@ -179,18 +179,14 @@ func (cl *Client) pushEager(ctx context.Context, n int, open func(i int) (*mmaps
 					continue
 				}
 				s := eagerSent{i: i, slot: true, start: time.Now()}
-				s.st, s.err = cl.sendEager(c, open, i)
+				s.st, s.err = send(c, i)
 				sent <- s
 			}
 		}()
 		var connErr error
 		for s := range sent {
 			if s.err == nil && connErr == nil {
-				var r *replyBody
-				r, s.err = cl.eagerReply(c)
-				if r != nil {
-					s.st.Seeded, s.st.Method = r.Seeded, s.st.Method+r.Method
-				}
+				s.err = recv(c, s.i, &s.st)
 			}
 			var re *RemoteError
 			var le *localError
@@ -200,17 +196,86 @@ func (cl *Client) pushEager(ctx context.Context, n int, open func(i int) (*mmaps
 			}
 			if s.slot {
 				<-slots
+				s.st.Duration = time.Since(s.start)
 			}
 			if s.err == nil && connErr != nil {
 				s.err = connErr
-			}
-			if s.slot {
-				s.st.Duration = time.Since(s.start)
 			}
 			done(s.i, s.st, s.err)
 		}
 		return connErr
 	})
+}
+
+// pushEager pushes n arrays as eager PUTs, pipelined, their data by
+// sendfile. open(i) returns array i and the name to publish it under; each
+// must have 1 to MaxEagerBytes bytes of data.
+func (cl *Client) pushEager(ctx context.Context, n int, open func(i int) (*mmapstore.Array, string, error),
+	done func(i int, st Stats, err error)) error {
+	return cl.pipeline(ctx, "push", n, func(c *conn, i int) (Stats, error) { return cl.sendEager(c, open, i) },
+		func(c *conn, _ int, st *Stats) error {
+			var r replyBody
+			if err := c.expect(kindReply, &r); err != nil {
+				return err
+			}
+			st.Seeded, st.Method = r.Seeded, st.Method+r.Method
+			return replyErr(&r)
+		}, done)
+}
+
+// pullEager pulls n arrays with eager GETs, pipelined: names(i) gives array
+// i's remote name and the local one it is published under. Each must have
+// at most MaxEagerBytes of data (an array that has grown since is refused
+// with arrayx.ErrTooLarge, to be pulled the usual way).
+func (cl *Client) pullEager(ctx context.Context, n int, names func(i int) (string, string), store *mmapstore.Store,
+	done func(i int, st Stats, err error)) error {
+	return cl.pipeline(ctx, "pull", n, func(c *conn, i int) (Stats, error) {
+		name, _ := names(i)
+		return Stats{Version: c.version, Streams: 1}, c.send(kindGet, &getBody{Name: name, Eager: true})
+	}, func(c *conn, i int, st *Stats) error {
+		_, as := names(i)
+		var r replyBody
+		if err := c.expect(kindReply, &r); err != nil {
+			return err
+		}
+		if err := replyErr(&r); err != nil {
+			return err // nothing follows a refusal
+		}
+		// The header says how many bytes follow: one we cannot read leaves
+		// the connection out of step.
+		h, err := arrayx.Unmarshal(r.Header, arrayx.Limits{MaxHeaderBytes: cl.opts.MaxHeaderBytes})
+		if err != nil {
+			return fmt.Errorf("%w: an eager GET's header: %w", ErrProtocol, err)
+		}
+		if h.NBytes > MaxEagerBytes {
+			return fmt.Errorf("%w: an eager GET of %d bytes (at most %d)", ErrProtocol, h.NBytes, MaxEagerBytes)
+		}
+		st.ZeroCopy, st.Method = r.Method == "sendfile", r.Method+"->"+recvMethod
+		rd := &eagerReader{c: c, left: h.NBytes}
+		p, err := cl.receive(store, as, r.Header)
+		if err == nil {
+			st.Seeded, st.Resumed = seedFrom(store, p, as, nopLogger), p.Resumed()
+			err = landEager(p, rd)
+			if err == nil {
+				var a *mmapstore.Array
+				if a, err = p.Complete(); err == nil {
+					err = a.Close()
+				}
+			}
+			p.Close()
+		}
+		if derr := rd.discard(); derr != nil {
+			return derr
+		}
+		st.Bytes = h.NBytes
+		if cl.opts.Progress != nil && h.NBytes > 0 {
+			cl.opts.Progress(h.NBytes)
+		}
+		if err != nil {
+			return &localError{err}
+		}
+		return nil
+	}, done)
 }
 
 // sendEager writes array i's eager PUT. An array that cannot be opened is
@@ -230,7 +295,7 @@ func (cl *Client) sendEager(c *conn, open func(i int) (*mmapstore.Array, string,
 		return st, &localError{fmt.Errorf("netlink: %s: %d bytes is too large for an eager PUT", name, h.NBytes)}
 	}
 	if h.NBytes == 0 {
-		// Nothing follows an empty array's PUT: it goes the usual way.
+		// eager 0 would be an ordinary PUT: an empty array goes that way.
 		return st, &localError{errors.New("netlink: an empty array has no eager PUT")}
 	}
 	if err := c.send(kindPut, &putBody{Name: name, Header: raw, Eager: h.NBytes}); err != nil {
@@ -250,11 +315,49 @@ func (cl *Client) sendEager(c *conn, open func(i int) (*mmapstore.Array, string,
 	return st, c.explain(err)
 }
 
-// eagerReply reads the reply to the oldest eager PUT not yet answered.
-func (cl *Client) eagerReply(c *conn) (*replyBody, error) {
-	var r replyBody
-	if err := c.expect(kindReply, &r); err != nil {
-		return nil, err
+// handleEagerGet sends an array's data right after the reply to its GET
+// (FeatureEager), by sendfile where it can: the client, which pipelines
+// such GETs, reads it without asking. Only a published array of at most
+// MaxEagerBytes goes this way; a larger one is refused (413) and nothing
+// follows, so that the client can pull it the usual way.
+func (c *serverConn) handleEagerGet(b *getBody) bool {
+	cfg := &c.srv.cfg
+	if !c.c.has(FeatureEager) {
+		return c.fail(fmt.Errorf("%w: eager GET (feature %q was not agreed)", ErrUnsupported, FeatureEager))
 	}
-	return &r, replyErr(&r)
+	if len(b.Transfer) > 0 {
+		return c.fail(fmt.Errorf("%w: an eager GET cannot join a transfer", ErrProtocol))
+	}
+	a, err := c.srv.store.OpenWith(b.Name, &mmapstore.OpenOptions{Limits: cfg.limits()})
+	if err != nil {
+		return c.fail(err)
+	}
+	defer a.Close()
+	n := a.Header().NBytes
+	if n > MaxEagerBytes {
+		return c.fail(fmt.Errorf("%w: %s has %d bytes, over the %d an eager GET carries", arrayx.ErrTooLarge, b.Name, n, MaxEagerBytes))
+	}
+	raw := a.RawHeader()
+	if raw == nil {
+		return c.fail(fmt.Errorf("%w: %s: reading its header", mmapstore.ErrFault, b.Name))
+	}
+	if err := a.CheckFile(); err != nil {
+		return c.fail(err)
+	}
+	method := c.sendMethod()
+	if c.reply(&replyBody{Status: StatusOK, Header: raw, Method: method}) != nil {
+		return false
+	}
+	start := time.Now()
+	if method == "sendfile" {
+		_, _, err = a.SendData(c.c.nc, 0, n)
+	} else {
+		_, err = a.CopyData(c.c.nc, 0, n)
+	}
+	if err != nil {
+		c.log.Info("eager GET failed", "name", b.Name, "err", err)
+		return false // the client cannot tell what is missing: it sees the end
+	}
+	c.log.Info("sent", "name", b.Name, "eager", true, "bytes", n, "seconds", time.Since(start).Seconds(), "zero_copy", method == "sendfile")
+	return true
 }

@@ -177,3 +177,115 @@ func TestEagerClientPipelines(t *testing.T) {
 		}
 	}
 }
+
+// TestEagerGet pipelines four eager GETs: an array of three blocks, a
+// missing one, one over MaxEagerBytes, an empty one. Each reply comes in
+// order, the data right after a 200 and nothing after a refusal.
+func TestEagerGet(t *testing.T) {
+	st := teststore.Temp(t)
+	storeSmallBlockArray(t, st, "good", 100, 1)
+	a := storeSmallBlockArray(t, st, "a", 3*arrayx.MinBlockSize+10, 2)
+	teststore.NewArray(t, st, "big", arrayx.Uint8, arrayx.Shape{MaxEagerBytes + 1}, arrayx.OrderC, nil)
+	teststore.NewArray(t, st, "empty", arrayx.Float64, arrayx.Shape{0, 3}, arrayx.OrderC, nil)
+	_, addr := startServer(t, st, "tcp", Config{})
+	r := v2Dial(t, addr, v2Hello(FeatureEager))
+	var reqs []byte
+	for _, name := range []string{"a", "nope", "big", "empty"} {
+		reqs = append(reqs, v2Frame(kindGet, &getBody{Name: name, Eager: true})...)
+	}
+	if err := r.write(reqs); err != nil {
+		t.Fatal(err)
+	}
+	r.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for _, want := range []struct {
+		status int
+		data   []byte
+	}{{StatusOK, a.Bytes()}, {StatusNotFound, nil}, {StatusTooLarge, nil}, {StatusOK, []byte{}}} {
+		kind, rep, err := r.read()
+		if err != nil || kind != kindReply || rep.Status != want.status {
+			t.Fatalf("reply %s %+v, %v: want %d", kindName(kind), rep, err, want.status)
+		}
+		if want.data == nil {
+			continue
+		}
+		got := make([]byte, len(want.data))
+		if _, err := io.ReadFull(r.conn, got); err != nil || !bytes.Equal(got, want.data) || len(rep.Transfer) != 0 {
+			t.Fatalf("eager GET's data: %v, equal %v, transfer %x", err, bytes.Equal(got, want.data), rep.Transfer)
+		}
+	}
+	r.usable("four eager GETs")
+}
+
+// TestEagerClientPulls: a server that reads every eager GET before it
+// answers any; then it sends one array whole, one with a damaged block,
+// and a header promising more than an eager GET carries. The client must
+// have pipelined the GETs, publish the good array, refuse the damaged one
+// by name with nothing visible, and stop at the lying header.
+func TestEagerClientPulls(t *testing.T) {
+	local := teststore.Temp(t)
+	raw, data := smallBlockArray(t, 2*arrayx.MinBlockSize, 7)
+	bad := bytes.Clone(data)
+	bad[arrayx.MinBlockSize+1] ^= 1
+	h, err := arrayx.Unmarshal(raw, arrayx.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Shape, h.NBytes = arrayx.Shape{MaxEagerBytes + 1}, MaxEagerBytes+1
+	h.CRC32C = make([]uint32, h.NumBlocks())
+	var huge []byte
+	for { // the data offset grows with the CRC table
+		if huge, err = h.Marshal(); err != nil {
+			t.Fatal(err)
+		}
+		need := (int64(len(huge)) + arrayx.Alignment - 1) / arrayx.Alignment * arrayx.Alignment
+		if need == h.DataOffset {
+			break
+		}
+		h.DataOffset = need
+	}
+	got := make(chan int, 1)
+	addr := scriptServerWith(t, []string{FeatureEager}, func(c net.Conn) {
+		c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		n := 0
+		for ; n < 4; n++ {
+			var b getBody
+			f, err := readFrame(c, func(byte) int { return 64 << 10 })
+			if err != nil || f.kind != kindGet || f.decode(&b, true) != nil || !b.Eager {
+				break
+			}
+		}
+		got <- n
+		for _, d := range [][]byte{data, bad} {
+			writeMsg(c, Version2, kindReply, &replyBody{Status: StatusOK, Header: raw, Method: "write"})
+			c.Write(d)
+		}
+		writeMsg(c, Version2, kindReply, &replyBody{Status: StatusNotFound, Code: "not_found", Message: "no array"})
+		writeMsg(c, Version2, kindReply, &replyBody{Status: StatusOK, Header: huge, Method: "write"})
+		c.Write(make([]byte, 1<<20))
+	})
+	c := dial(t, addr, nil)
+	names := []string{"x0", "x1", "x2", "x3"}
+	errs := make([]error, 4)
+	perr := c.pullEager(context.Background(), 4, func(i int) (string, string) { return names[i], names[i] }, local,
+		func(i int, st Stats, err error) { errs[i] = err })
+	if n := <-got; n != 4 {
+		t.Fatalf("the server read %d eager GETs before answering, want 4: the client waited for replies", n)
+	}
+	if errs[0] != nil || !errors.Is(errs[1], arrayx.ErrChecksum) || !errors.Is(errs[2], fs.ErrNotExist) ||
+		!errors.Is(errs[3], ErrProtocol) || !errors.Is(perr, ErrProtocol) {
+		t.Fatalf("outcomes %v, pipeline %v", errs, perr)
+	}
+	a, err := local.Open("x0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if !bytes.Equal(a.Bytes(), data) {
+		t.Fatal("x0 differs from what was sent")
+	}
+	for _, name := range names[1:] {
+		if _, err := local.Open(name); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s: %v, want not found", name, err)
+		}
+	}
+}

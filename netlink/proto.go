@@ -159,10 +159,12 @@ type putBody struct {
 	Eager    int64    `msgpack:"eager,omitempty"`
 }
 
-// getBody asks the server to send an array; Transfer as in putBody.
+// getBody asks the server to send an array; Transfer as in putBody. Eager
+// (FeatureEager) asks for the data right after the reply, without NEEDs.
 type getBody struct {
 	Name     string `msgpack:"name,omitempty"`
 	Transfer []byte `msgpack:"transfer,omitempty"`
+	Eager    bool   `msgpack:"eager,omitempty"`
 }
 
 // fromBody (version 1) follows a GET's reply: send from Offset, or nothing.

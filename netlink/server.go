@@ -584,8 +584,11 @@ func (c *serverConn) handle(f frame) bool {
 		if err := c.decode(f, &b); err != nil {
 			return bad(err)
 		}
-		if c.c.version == Version1 {
+		switch {
+		case c.c.version == Version1:
 			return c.handleGetV1(&b)
+		case b.Eager:
+			return c.handleEagerGet(&b)
 		}
 		return c.handleGet(&b)
 	case kindPut:

@@ -24,7 +24,8 @@ import (
 // either side. A changed array is sent with Push or Pull, whose receiver
 // copies the blocks its old version holds unchanged (equal XXH3-128
 // digests) and asks only for the others: a changed array costs its changed
-// blocks.
+// blocks. Small arrays stream over one connection as eager PUTs or GETs
+// (eager.go), so that each does not pay a round trip.
 
 // SyncOptions select what a sync moves.
 type SyncOptions struct {
@@ -50,8 +51,8 @@ type SyncOptions struct {
 	// DefaultSyncTransfers.
 	Transfers int
 	// NoEager sends small arrays like large ones, a NEED-driven transfer
-	// each, instead of streaming them as eager PUTs on one connection
-	// (FeatureEager); for comparison.
+	// each, instead of streaming them as eager PUTs or GETs on one
+	// connection (FeatureEager); for comparison.
 	NoEager bool
 }
 
@@ -299,6 +300,17 @@ func (cl *Client) SyncPull(ctx context.Context, store *mmapstore.Store, o *SyncO
 		send: func(c *Client, rel string) (Stats, error) {
 			return c.Pull(ctx, o.SrcPrefix+rel, store, o.DstPrefix+rel)
 		},
+		// As for a push; an array no larger than our version's block has
+		// one block, or a layout of its own that nothing would be reused of.
+		eager: func(rel string) bool {
+			n, old := src.nbytes[rel], dstHeaders[rel]
+			return !o.NoEager && n <= MaxEagerBytes && (old == nil || n <= old.BlockSize)
+		},
+		sendEager: func(c *Client, rels []string, done func(int, Stats, error)) error {
+			return c.pullEager(ctx, len(rels), func(i int) (string, string) {
+				return o.SrcPrefix + rels[i], o.DstPrefix + rels[i]
+			}, store, done)
+		},
 		remove: func(rel string) error { return store.Remove(o.DstPrefix + rel) },
 	})
 }
@@ -470,7 +482,8 @@ func (cl *Client) SyncWatch(ctx context.Context, store *mmapstore.Store, o *Sync
 var retryEvery = 5 * time.Second
 
 // sendAll sends every item, recording its bytes and outcome. The small
-// arrays ops.eager picks stream as eager PUTs on the client's connection;
+// arrays ops.eager picks stream as eager PUTs or GETs on the client's
+// connection;
 // the others go with ops.send, transfers at a time, on connections dialled
 // as the client's was (if some cannot be dialled, on fewer; with none, on
 // the client's once the eager ones are done). Once the destination runs out
@@ -534,7 +547,9 @@ func (cl *Client) sendAll(ctx context.Context, items []SyncItem, outcome []error
 		send(rest)
 		return
 	}
-	var again []int // arrived with a damaged block: once more, NEED-driven
+	// Once more, NEED-driven: arrays that arrived with a damaged block
+	// (only it is sent again), or had grown too large to go eagerly.
+	var again []int
 	pipeline := func() {
 		rels := make([]string, len(eager))
 		for k, i := range eager {
@@ -544,7 +559,7 @@ func (cl *Client) sendAll(ctx context.Context, items []SyncItem, outcome []error
 		err := ops.sendEager(cl, rels, func(k int, st Stats, err error) {
 			reported[k] = true
 			record(eager[k], st, err)
-			if errors.Is(err, arrayx.ErrChecksum) {
+			if errors.Is(err, arrayx.ErrChecksum) || errors.Is(err, arrayx.ErrTooLarge) {
 				again = append(again, eager[k])
 			}
 		})
