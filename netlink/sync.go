@@ -45,10 +45,9 @@ type SyncOptions struct {
 	// Names, when not nil, restricts the sync to these relative names
 	// (SyncWatch passes the arrays that changed).
 	Names []string
-	// Transfers is how many arrays are sent at once, each on a connection
-	// of its own (the client's, and more dialled as it was): small arrays
-	// then do not wait in turn for each other's round trips. 0 means
-	// DefaultSyncTransfers.
+	// Transfers is how many arrays too large to go eagerly (see NoEager)
+	// are sent at once, each on a connection of its own (the client's, and
+	// more dialled as it was). 0 means DefaultSyncTransfers.
 	Transfers int
 	// NoEager sends small arrays like large ones, a NEED-driven transfer
 	// each, instead of streaming them as eager PUTs or GETs on one

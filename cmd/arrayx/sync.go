@@ -39,7 +39,7 @@ func (c *syncCmd) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&c.delete, "delete", false, "remove what DST has and SRC does not, within the selection")
 	fs.BoolVar(&c.dryRun, "dry-run", false, "say what would move and how many bytes, moving nothing")
 	fs.BoolVar(&c.json, "json", false, "print the report as JSON")
-	fs.IntVar(&c.transfers, "transfers", netlink.DefaultSyncTransfers, "arrays sent at once, each on a connection of its own")
+	fs.IntVar(&c.transfers, "transfers", netlink.DefaultSyncTransfers, "large arrays sent at once, each on a connection of its own (small ones stream on one)")
 	fs.BoolVar(&c.watch, "watch", false, "after the sync, keep DST following SRC (a store pushed to a server) until interrupted")
 	fs.DurationVar(&c.debounce, "debounce", 200*time.Millisecond, "with --watch: gather changes this long before syncing them")
 	fs.StringVar(&c.metrics, "metrics", "", "with --watch: serve Prometheus metrics at http://ADDR/metrics")
