@@ -231,7 +231,7 @@ func (cl *Client) pullEager(ctx context.Context, n int, names func(i int) (strin
 	done func(i int, st Stats, err error)) error {
 	return cl.pipeline(ctx, "pull", n, func(c *conn, i int) (Stats, error) {
 		name, _ := names(i)
-		return Stats{Version: c.version, Streams: 1}, c.send(kindGet, &getBody{Name: name, Eager: true})
+		return Stats{Version: c.version, Streams: 1, TLS: isTLS(c.nc)}, c.send(kindGet, &getBody{Name: name, Eager: true})
 	}, func(c *conn, i int, st *Stats) error {
 		_, as := names(i)
 		var r replyBody
@@ -281,7 +281,7 @@ func (cl *Client) pullEager(ctx context.Context, n int, names func(i int) (strin
 // sendEager writes array i's eager PUT. An array that cannot be opened is
 // reported as a local error: nothing was sent for it.
 func (cl *Client) sendEager(c *conn, open func(i int) (*mmapstore.Array, string, error), i int) (Stats, error) {
-	st := Stats{Version: c.version, Streams: 1}
+	st := Stats{Version: c.version, Streams: 1, TLS: isTLS(c.nc)}
 	a, name, err := open(i)
 	if err != nil {
 		return st, &localError{err}
