@@ -88,7 +88,7 @@ func newReadmeWorld(t *testing.T) *readmeWorld {
 		a.Close()
 		st.Close()
 	}
-	if err := os.WriteFile(filepath.Join(w.dir, "secret"), []byte("s3cret-token\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(w.dir, "secret"), []byte("s3cret-token-0123456789\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	w.env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "ARRAYX_STORE="+w.store,

@@ -95,12 +95,17 @@ func (o DialOptions) withDefaults() DialOptions {
 // Client is a connection to a netlink server. Its methods may be called
 // from several goroutines; requests run one at a time.
 type Client struct {
-	addr   string
-	opts   DialOptions
-	mu     sync.Mutex
-	c      *conn
-	broken error
+	addr        string
+	opts        DialOptions
+	mu          sync.Mutex
+	c           *conn
+	broken      error
+	tokenUnused bool // the server asked for no token, and ours was not sent
 }
+
+// TokenUnused reports that the client has a token and the server asked for
+// none: anyone may use that server, which its operator may not intend.
+func (cl *Client) TokenUnused() bool { return cl.tokenUnused }
 
 // Dial connects to addr ("host:port" for TCP, "unix:/path" or a path
 // starting with "/" for a Unix socket) and performs the handshake.
@@ -224,6 +229,7 @@ func (cl *Client) handshake(c *conn) error {
 		}
 	}
 	if len(hello.Nonce) == 0 {
+		cl.tokenUnused = len(cl.opts.Token) > 0
 		return nil
 	}
 	if len(cl.opts.Token) == 0 {

@@ -154,6 +154,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if e.storeDir == "" {
 		return fail(e, usagef("--store: empty directory name"))
 	}
+	if w, ok := v.(interface{ setWarn(io.Writer) }); ok {
+		w.setWarn(e.stderr)
+	}
 	if err := v.run(ctx, e, fs.Args()); err != nil {
 		var u *usageError
 		if errors.As(err, &u) {

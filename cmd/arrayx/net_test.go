@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -19,12 +20,17 @@ import (
 // exit code.
 func startServe(t *testing.T, store string, extra ...string) (string, func() int) {
 	t.Helper()
+	return startServeLog(t, store, &lockedBuffer{}, extra...)
+}
+
+// startServeLog is startServe with serve's stderr going to stderr.
+func startServeLog(t *testing.T, store string, stderr *lockedBuffer, extra ...string) (string, func() int) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	var stderr bytes.Buffer
 	code := make(chan int, 1)
 	go func() {
-		code <- run(ctx, append([]string{"--store", store, "serve", "--listen", "127.0.0.1:0"}, extra...), pw, &stderr)
+		code <- run(ctx, append([]string{"--store", store, "serve", "--listen", "127.0.0.1:0"}, extra...), pw, stderr)
 		pw.Close()
 	}()
 	line, err := bufio.NewReader(pr).ReadString('\n')
@@ -52,7 +58,7 @@ func startServe(t *testing.T, store string, extra ...string) (string, func() int
 func TestServePushPullLs(t *testing.T) {
 	local, remote := t.TempDir(), t.TempDir()
 	token := filepath.Join(t.TempDir(), "token")
-	os.WriteFile(token, []byte("s3cret\n"), 0o600)
+	os.WriteFile(token, []byte("s3cret-0123456789abcdef\n"), 0o600)
 	addr, stop := startServe(t, remote, "--token-file", token)
 
 	mustRun(t, local, "create", "a/x", "--dtype", "int32", "--shape", "300,500", "--fill", "arange")
@@ -98,4 +104,23 @@ func TestServePushPullLs(t *testing.T) {
 	if code := stop(); code != 0 {
 		t.Fatalf("serve exited %d after the signal", code)
 	}
+}
+
+// lockedBuffer is a bytes.Buffer that a server goroutine may write while
+// the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
