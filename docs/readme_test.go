@@ -241,7 +241,16 @@ func TestReadmeSnippets(t *testing.T) {
 				}
 				continue
 			}
-			t.Run(name, func(t *testing.T) { w.run(t, "bash", "-c", w.shellScript(s.body)) })
+			t.Run(name, func(t *testing.T) {
+				for _, tool := range []string{"openssl", "curl"} {
+					if regexp.MustCompile(`(?m)^`+tool+` `).MatchString(s.body) {
+						if _, err := exec.LookPath(tool); err != nil {
+							testutil.Unavailable(t, "this example needs %s (apt-get install %s)", tool, tool)
+						}
+					}
+				}
+				w.run(t, "bash", "-c", w.shellScript(s.body))
+			})
 		case "python":
 			t.Run(name, func(t *testing.T) {
 				if strings.Contains(s.body, "http://127.0.0.1:8080") {
