@@ -308,6 +308,87 @@ func TestSyncWatch(t *testing.T) {
 	}
 }
 
+// TestSyncFollow keeps a local store following a server's: the catch-up,
+// then a seal, a replacement sent as a delta, a removal, and 30 seals of
+// one array in quick succession on the server; every round that finds
+// nothing changed moves nothing.
+func TestSyncFollow(t *testing.T) {
+	local, remote := teststore.Temp(t), teststore.Temp(t)
+	_, addr := startServer(t, remote, "tcp", Config{})
+	dataset(t, remote, "", 3)
+	c := dial(t, addr, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	reports := make(chan SyncReport, 1024)
+	done := make(chan error, 1)
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		done <- c.SyncFollow(ctx, local, &SyncOptions{Delete: true}, 10*time.Millisecond, func(r SyncReport, err error) {
+			if err != nil && ctx.Err() == nil {
+				t.Errorf("round: %v", err)
+			}
+			reports <- r
+		})
+	}()
+	t.Cleanup(func() { cancel(); <-finished }) // before the client closes
+	until := func(what string) []SyncReport {
+		t.Helper()
+		var got []SyncReport
+		deadline := time.After(20 * time.Second)
+		for {
+			select {
+			case r := <-reports:
+				got = append(got, r)
+				if equalStores(t, remote, local) {
+					return got
+				}
+			case <-deadline:
+				t.Fatalf("%s: the local store did not follow in 20 s (reports %v)", what, got)
+			}
+		}
+	}
+	if r := until("catch-up"); r[len(r)-1].Whole+r[len(r)-1].Identical != 4 {
+		t.Fatalf("catch-up: %v", r)
+	}
+	teststore.NewArray(t, remote, "new/one", arrayx.Int16, arrayx.Shape{100}, arrayx.OrderC, nil)
+	if r := until("a seal"); r[len(r)-1].Whole != 1 || r[len(r)-1].Items[0].Name != "new/one" {
+		t.Fatalf("a seal: %v", r)
+	}
+	rewrite(t, remote, "big", arrayx.Shape{1024, 4096}, func(old, new []byte) {
+		copy(new, old)
+		new[5] ^= 1
+	})
+	if r := until("a replacement"); r[len(r)-1].Delta != 1 || r[len(r)-1].Bytes != 4<<20 {
+		t.Fatalf("a replacement: %v", r)
+	}
+	if err := remote.Remove("s01"); err != nil {
+		t.Fatal(err)
+	}
+	if r := until("a removal"); r[len(r)-1].Deleted != 1 {
+		t.Fatalf("a removal: %v", r)
+	}
+	for i := range 30 {
+		rewrite(t, remote, "s00", arrayx.Shape{1000}, func(old, new []byte) {
+			copy(new, old)
+			new[0] = byte(i)
+		})
+	}
+	until("30 seals")
+	// Nothing changes now. The reports lag the stores: once a round finds
+	// nothing to do, the next ones must find nothing either.
+	for r := <-reports; len(r.Items) != 0; r = <-reports {
+	}
+	for range 3 {
+		if r := <-reports; r.Bytes != 0 || len(r.Items) != 0 || r.Identical != r.Checked {
+			t.Fatalf("a round with nothing changed: %v", r)
+		}
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("SyncFollow ended with %v", err)
+	}
+}
+
 // equalStores reports whether both stores hold the same arrays, byte for
 // byte, without failing the test.
 func equalStores(t *testing.T, a, b *mmapstore.Store) bool {

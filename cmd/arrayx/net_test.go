@@ -10,9 +10,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/arrayx/arrayx/internal/testutil"
 )
 
 // startServe runs `arrayx serve` in-process on a free port and returns its
@@ -20,11 +21,11 @@ import (
 // exit code.
 func startServe(t *testing.T, store string, extra ...string) (string, func() int) {
 	t.Helper()
-	return startServeLog(t, store, &lockedBuffer{}, extra...)
+	return startServeLog(t, store, &testutil.Buffer{}, extra...)
 }
 
 // startServeLog is startServe with serve's stderr going to stderr.
-func startServeLog(t *testing.T, store string, stderr *lockedBuffer, extra ...string) (string, func() int) {
+func startServeLog(t *testing.T, store string, stderr *testutil.Buffer, extra ...string) (string, func() int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
@@ -104,23 +105,4 @@ func TestServePushPullLs(t *testing.T) {
 	if code := stop(); code != 0 {
 		t.Fatalf("serve exited %d after the signal", code)
 	}
-}
-
-// lockedBuffer is a bytes.Buffer that a server goroutine may write while
-// the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

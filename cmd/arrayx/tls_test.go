@@ -76,7 +76,7 @@ func httpsAddr(t *testing.T, store string, certs *testutil.TLSFiles) string {
 // read, a short token, and a client whose token a server does not ask for.
 func TestServeWarnings(t *testing.T) {
 	dir := t.TempDir()
-	logs := &lockedBuffer{}
+	logs := &testutil.Buffer{}
 	_, stop := startServeLog(t, dir, logs, "--listen", "0.0.0.0:0")
 	stop()
 	for _, want := range []string{"without a token: anyone who can reach it can read and write the store", "without TLS"} {
@@ -84,7 +84,7 @@ func TestServeWarnings(t *testing.T) {
 			t.Errorf("serve on 0.0.0.0 warned %q, want %q", logs.String(), want)
 		}
 	}
-	logs = &lockedBuffer{}
+	logs = &testutil.Buffer{}
 	_, stop = startServeLog(t, dir, logs) // loopback: nothing to say
 	stop()
 	if strings.Contains(logs.String(), "warning") {
@@ -95,7 +95,7 @@ func TestServeWarnings(t *testing.T) {
 	if err := os.WriteFile(short, []byte("abc123\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	logs = &lockedBuffer{}
+	logs = &testutil.Buffer{}
 	_, stop = startServeLog(t, dir, logs, "--token-file", short)
 	stop()
 	for _, want := range []string{"is readable by others than its owner", "has 6 bytes; use at least 16"} {
