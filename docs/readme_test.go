@@ -243,7 +243,7 @@ func TestReadmeSnippets(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				for _, tool := range []string{"openssl", "curl"} {
-					if regexp.MustCompile(`(?m)^`+tool+` `).MatchString(s.body) {
+					if regexp.MustCompile(`(?m)^` + tool + ` `).MatchString(s.body) {
 						if _, err := exec.LookPath(tool); err != nil {
 							testutil.Unavailable(t, "this example needs %s (apt-get install %s)", tool, tool)
 						}
