@@ -88,6 +88,14 @@ func newReadmeWorld(t *testing.T) *readmeWorld {
 		a.Close()
 		st.Close()
 	}
+	// The README's python3 is Debian's, with numpy; its ./python is a copy
+	// of the package's sources (pip writes build files next to them).
+	if err := os.Symlink(testutil.Python, filepath.Join(bin, "python3")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(filepath.Join(w.dir, "python"), os.DirFS(absPath(t, "../python"))); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(filepath.Join(w.dir, "secret"), []byte("s3cret-token-0123456789\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -242,6 +250,11 @@ func TestReadmeSnippets(t *testing.T) {
 				continue
 			}
 			t.Run(name, func(t *testing.T) {
+				if strings.Contains(s.body, "python3 -m venv") {
+					if out, err := exec.Command(testutil.Python, "-c", "import ensurepip").CombinedOutput(); err != nil {
+						testutil.Unavailable(t, "this example needs python3 -m venv (apt-get install python3-venv): %s", out)
+					}
+				}
 				for _, tool := range []string{"openssl", "curl"} {
 					if regexp.MustCompile(`(?m)^` + tool + ` `).MatchString(s.body) {
 						if _, err := exec.LookPath(tool); err != nil {
