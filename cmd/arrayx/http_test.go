@@ -22,8 +22,8 @@ import (
 // ranged) and with Python's urllib into numpy.frombuffer. The trace proves
 // the bodies left by sendfile(2).
 func TestServeHTTPRealClients(t *testing.T) {
-	testutil.RequireTool(t, "curl")
-	testutil.RequireTool(t, "strace")
+	testutil.NeedTool(t, "curl")
+	testutil.NeedTool(t, "strace")
 	testutil.RequirePython(t, "numpy")
 	dir := t.TempDir()
 	mustRun(t, dir, "create", "sim/temperature", "--dtype", "float64", "--shape", "300,400", "--fill", "arange")
