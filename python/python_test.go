@@ -62,6 +62,21 @@ cases = json.load(sys.stdin)
 func runPython(t *testing.T, script string, in, out any) {
 	t.Helper()
 	testutil.RequirePython(t, "numpy", "msgpack")
+	cmd := pythonCmd(t, script, in)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("python: %v\n%s", err, stderr.String())
+	}
+	if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
+		t.Fatalf("python output %.500q: %v\nstderr: %s", stdout.String(), err, stderr.String())
+	}
+}
+
+// pythonCmd is the command that runs preamble+script with in as JSON on
+// stdin.
+func pythonCmd(t *testing.T, script string, in any) *exec.Cmd {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "script.py")
 	if err := os.WriteFile(path, []byte(preamble+script), 0o644); err != nil {
 		t.Fatal(err)
@@ -72,14 +87,7 @@ func runPython(t *testing.T, script string, in, out any) {
 	}
 	cmd := exec.Command(testutil.Python, "-B", "-I", path, moduleDir(t))
 	cmd.Stdin = bytes.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("python: %v\n%s", err, stderr.String())
-	}
-	if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
-		t.Fatalf("python output %.500q: %v\nstderr: %s", stdout.String(), err, stderr.String())
-	}
+	return cmd
 }
 
 // writeArray creates, fills and seals an array with the Go API and returns

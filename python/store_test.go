@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -35,16 +34,7 @@ func requireWriter(t *testing.T) {
 // stdin, and returns its standard output as lines.
 func startPython(t *testing.T, script string, in any) (*exec.Cmd, *bufio.Scanner, *testutil.Buffer) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "script.py")
-	if err := os.WriteFile(path, []byte(preamble+script), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	stdin, err := json.Marshal(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(testutil.Python, "-B", "-I", path, moduleDir(t))
-	cmd.Stdin = bytes.NewReader(stdin)
+	cmd := pythonCmd(t, script, in)
 	var stderr testutil.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()

@@ -118,16 +118,7 @@ func TestSyncWatch(t *testing.T) {
 		code <- run(ctx, []string{"sync", local, addr, "--watch", "--debounce", "20ms", "--metrics", metrics}, pw, &stderr)
 		pw.Close()
 	}()
-	lines := bufio.NewScanner(pr)
-	expect := func(what string, re *regexp.Regexp) {
-		t.Helper()
-		for lines.Scan() {
-			if re.MatchString(lines.Text()) {
-				return
-			}
-		}
-		t.Fatalf("%s: no line matching %s (stderr %s)", what, re, stderr.String())
-	}
+	expect := expectLines(t, pr, &stderr)
 	expect("the metrics address", regexp.MustCompile(`^metrics on http://`+regexp.QuoteMeta(metrics)+`/metrics$`))
 	expect("the catch-up", regexp.MustCompile(`^synced .*: 1 checked, 0 identical, 1 sent whole`))
 	mustRun(t, local, "create", "b", "--dtype", "int32", "--shape", "10", "--fill", "arange")
@@ -200,16 +191,7 @@ func TestSyncWatchPull(t *testing.T) {
 		code <- run(ctx, []string{"sync", addr, local, "--watch", "--poll", "20ms"}, pw, &stderr)
 		pw.Close()
 	}()
-	lines := bufio.NewScanner(pr)
-	expect := func(what string, re *regexp.Regexp) {
-		t.Helper()
-		for lines.Scan() {
-			if re.MatchString(lines.Text()) {
-				return
-			}
-		}
-		t.Fatalf("%s: no line matching %s (stderr %s)", what, re, stderr.String())
-	}
+	expect := expectLines(t, pr, &stderr)
 	expect("the catch-up", regexp.MustCompile(`^synced .*: 1 checked, 0 identical, 1 sent whole`))
 	mustRun(t, remote, "create", "b", "--dtype", "int32", "--shape", "10", "--fill", "arange")
 	expect("the new array", regexp.MustCompile(`^whole b: 40 of 40 bytes$`))
@@ -221,5 +203,20 @@ func TestSyncWatchPull(t *testing.T) {
 	want, _ := os.ReadFile(filepath.Join(remote, "b.arx"))
 	if got, err := os.ReadFile(filepath.Join(local, "b.arx")); err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("the followed copy of b: %v, equal %v", err, bytes.Equal(got, want))
+	}
+}
+
+// expectLines returns a function that reads r's lines until one matches re,
+// failing the test (with stderr) if none does.
+func expectLines(t *testing.T, r io.Reader, stderr *testutil.Buffer) func(what string, re *regexp.Regexp) {
+	lines := bufio.NewScanner(r)
+	return func(what string, re *regexp.Regexp) {
+		t.Helper()
+		for lines.Scan() {
+			if re.MatchString(lines.Text()) {
+				return
+			}
+		}
+		t.Fatalf("%s: no line matching %s (stderr %s)", what, re, stderr.String())
 	}
 }
