@@ -169,8 +169,14 @@ func (w *readmeWorld) shellScript(body string) string {
 // the token, until the test ends.
 func (w *readmeWorld) serveHTTP(t *testing.T) {
 	t.Helper()
-	addr := w.replacer.Replace("127.0.0.1:8080")
-	cmd := exec.Command(filepath.Join(w.dir, "bin", "arrayx"), "serve", "--listen", "", "--http", addr, "--token-file", "secret")
+	w.serve(t, "--listen", "", "--http", w.replacer.Replace("127.0.0.1:8080"), "--token-file", "secret")
+}
+
+// serve runs arrayx serve with args, on the world's store, until the test
+// ends.
+func (w *readmeWorld) serve(t *testing.T, args ...string) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(w.dir, "bin", "arrayx"), append([]string{"serve"}, args...)...)
 	cmd.Dir, cmd.Env = w.dir, w.env
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -181,7 +187,7 @@ func (w *readmeWorld) serveHTTP(t *testing.T) {
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || !strings.HasPrefix(line, "serving") {
-		t.Fatalf("arrayx serve --http: %q %v", line, err)
+		t.Fatalf("arrayx serve %v: %q %v", args, line, err)
 	}
 }
 
@@ -269,6 +275,9 @@ func TestReadmeSnippets(t *testing.T) {
 				if strings.Contains(s.body, "http://127.0.0.1:8080") {
 					// As the README says: the server of the sh block above runs.
 					w.serveHTTP(t)
+				}
+				if strings.Contains(s.body, "arrayx.Client(") {
+					w.serve(t, "--listen", w.replacer.Replace("otherhost:7070"), "--token-file", "secret")
 				}
 				w.run(t, testutil.Python, "-c", w.replacer.Replace(s.body))
 			})

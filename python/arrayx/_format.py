@@ -263,6 +263,34 @@ def _read_header(f, name, max_header, allow_unsealed):
     return h
 
 
+def parse_header(raw, name="<header>", *, max_header=DEFAULT_MAX_HEADER):
+    """Check the first 16+H bytes of a sealed ARRAYX file (as the network
+    protocol carries them) and return the header dict: the reader's steps
+    1 to 4 and 6; the file size is for whoever holds the file."""
+    raw = bytes(raw)
+    if len(raw) < PREFIX_SIZE:
+        raise _fail(name, f"truncated: {len(raw)} bytes, the prefix alone is "
+                          f"{PREFIX_SIZE}")
+    if raw[:8] != MAGIC:
+        raise _fail(name, f"not an ARRAYX file (bad magic): starts "
+                          f"{raw[:8].hex(' ')}")
+    major, minor, hlen = struct.unpack("<HHI", raw[8:PREFIX_SIZE])
+    if major != MAJOR_VERSION:
+        raise _fail(name, f"unsupported format major version {major} "
+                          f"(this reader supports {MAJOR_VERSION})")
+    if hlen > max_header:
+        raise _fail(name, f"header length {hlen} exceeds the limit of "
+                          f"{max_header} bytes")
+    if len(raw) < PREFIX_SIZE + hlen:
+        raise _fail(name, f"truncated: header declares {hlen} bytes, "
+                          f"{len(raw) - PREFIX_SIZE} follow the prefix")
+    h = _decode_header(raw[PREFIX_SIZE:PREFIX_SIZE + hlen], name)
+    _validate(h, hlen, name)
+    if not h["sealed"]:
+        raise _fail(name, "array is not sealed")
+    return h
+
+
 def _scan_msgpack(b, max_depth):
     """Check that b starts with one well-formed msgpack value nested at most
     max_depth deep and return its length.

@@ -17,6 +17,7 @@ never removes a live Python writer's file.
 import ctypes
 import ctypes.util
 import errno
+import hashlib
 import os
 import secrets
 import select
@@ -53,6 +54,11 @@ MAX_ATTRS_BYTES = 64 << 10
 _TMPFS_MAGIC, _RAMFS_MAGIC = 0x01021994, 0x858458F6
 _SEGMENT_CHARS = frozenset(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
+
+
+class BusyError(OSError):
+    """Another transfer of the same array, in some process, holds its
+    partial file."""
 
 
 class InvalidNameError(ValueError):
@@ -388,6 +394,32 @@ class Store:
             raise
         return Writer(self, name, h, dir_fd, tmp, fd)
 
+    # -- receivers --------------------------------------------------------
+
+    def receive(self, name, raw, max_bytes=None):
+        """Prepare to receive the sealed array whose first 16+H bytes are
+        raw, under name: a Partial (docs/STORE.md section 5), resuming the
+        good blocks of an interrupted transfer of the same array."""
+        h = fmt.parse_header(raw, name)
+        if max_bytes is not None and h["nbytes"] > max_bytes:
+            raise ValueError(f"{name}: {h['nbytes']} bytes is over the limit "
+                             f"of {max_bytes}")
+        for _ in range(16):
+            try:
+                dir_fd, base = self._array_dir(name, True)
+            except FileNotFoundError:
+                continue
+            try:
+                return Partial(self, name, bytes(raw), h, dir_fd, base)
+            except FileNotFoundError:
+                os.close(dir_fd)
+                continue
+            except BaseException:
+                os.close(dir_fd)
+                raise
+        raise OSError(errno.EAGAIN, f"cannot receive {name}: its directory "
+                      f"kept disappearing")
+
     # -- readers ----------------------------------------------------------
 
     def _open_file(self, name):
@@ -402,6 +434,13 @@ class Store:
             f.close()
             raise fmt.FormatError(f"{name}: not a regular file")
         return f
+
+    def _open_checked(self, name):
+        """The published array name's file, opened read-only."""
+        try:
+            return self._open_file(name)
+        except (FileNotFoundError, NotADirectoryError):
+            raise self._missing(name) from None
 
     def _missing(self, name):
         return FileNotFoundError(errno.ENOENT,
@@ -619,6 +658,180 @@ class Writer:
         self.array = self._raw = None  # the mapping goes once unreferenced
         os.close(self._fd)
         os.close(self._dir_fd)
+
+
+class Partial:
+    """An array being received: a hidden file at full size, landed block by
+    block, each written only once its CRC-32C matches, and published by
+    complete() once all are held. close() keeps the file for the next
+    transfer of the same array; discard() removes it."""
+
+    def __init__(self, store, name, raw, h, dir_fd, base):
+        self.store, self.name, self.header = store, name, h
+        hlen = struct.unpack_from("<I", raw, 12)[0]
+        self._head = raw[:fmt.PREFIX_SIZE + hlen]
+        self._file = "." + base + EXT + ".part-" + \
+            hashlib.sha256(self._head).hexdigest()[:16]
+        self._base, self._dir_fd = base, dir_fd
+        self._size = h["data_offset"] + h["nbytes"]
+        self.nblocks = -(-h["nbytes"] // h["block_size"])
+        self._crc = np.frombuffer(h["crc32c"], dtype="<u4")
+        self.held = np.zeros(self.nblocks, dtype=bool)
+        self._fd = self._open()
+        try:
+            self._prepare()
+        except BaseException:
+            os.close(self._fd)
+            raise
+        self.resumed = self.held_bytes()
+
+    def _open(self):
+        flags = os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC
+        for _ in range(5):
+            self._created = False
+            try:
+                fd = os.open(self._file, flags, dir_fd=self._dir_fd)
+            except FileNotFoundError:
+                try:
+                    fd = os.open(self._file, flags | os.O_CREAT | os.O_EXCL,
+                                 0o644, dir_fd=self._dir_fd)
+                    self._created = True
+                except FileExistsError:
+                    continue
+            try:
+                if fcntl is not None:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                st = os.fstat(fd)
+                ln = os.stat(self._file, dir_fd=self._dir_fd,
+                             follow_symlinks=False)
+                if (st.st_dev, st.st_ino) == (ln.st_dev, ln.st_ino):
+                    return fd
+            except BlockingIOError:
+                os.close(fd)
+                raise BusyError(errno.EBUSY, f"{self.name}: another transfer "
+                                f"of this array holds it") from None
+            except FileNotFoundError:
+                pass  # a cleaner removed it after our open: again
+            except BaseException:
+                os.close(fd)
+                raise
+            os.close(fd)
+        raise OSError(errno.EAGAIN, f"{self.name}: no partial file survived "
+                      f"a concurrent clean")
+
+    def _prepare(self):
+        fd, head = self._fd, self._head
+        reuse = False
+        if not self._created:
+            st = os.fstat(fd)
+            got = os.pread(fd, len(head), 0)
+            reuse = stat.S_ISREG(st.st_mode) and st.st_size == self._size \
+                and len(got) == len(head) and got[1:] == head[1:] \
+                and got[0] in (0, head[0])
+        if reuse:
+            bs, off = self.header["block_size"], self.header["data_offset"]
+            for i in range(self.nblocks):
+                n = min(bs, self.header["nbytes"] - i * bs)
+                data = os.pread(fd, n, off + i * bs)
+                self.held[i] = len(data) == n and \
+                    fmt.crc32c(data) == int(self._crc[i])
+            return
+        os.ftruncate(fd, 0)
+        vfs = os.fstatvfs(fd)
+        if vfs.f_bavail * vfs.f_frsize < self._size:
+            self._unlink_locked()
+            raise NoSpaceError(errno.ENOSPC, f"{self.name}: {self._size} "
+                               f"bytes needed, "
+                               f"{vfs.f_bavail * vfs.f_frsize} free")
+        try:
+            os.posix_fallocate(fd, 0, self._size)
+        except OSError as e:
+            if _no_space(e):
+                self._unlink_locked()
+                raise NoSpaceError(e.errno, f"{self.name}: no space for "
+                                   f"{self._size} bytes") from None
+            if e.errno not in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+                raise
+            os.ftruncate(fd, self._size)
+        os.pwrite(fd, b"\x00" + head[1:], 0)
+
+    def _unlink_locked(self):
+        _unlink_quietly(self._file, self._dir_fd)
+
+    def held_bytes(self):
+        bs, n = self.header["block_size"], self.header["nbytes"]
+        total = int(self.held.sum()) * bs
+        if self.nblocks and self.held[-1]:
+            total -= self.nblocks * bs - n  # the short last block
+        return total
+
+    def missing(self):
+        """The blocks not yet held, as [start, end) runs."""
+        runs, i = [], 0
+        while i < self.nblocks:
+            if self.held[i]:
+                i += 1
+                continue
+            j = i
+            while j < self.nblocks and not self.held[j]:
+                j += 1
+            runs.append((i, j))
+            i = j
+        return runs
+
+    def block(self, i):
+        """Block i's (data offset, length)."""
+        bs = self.header["block_size"]
+        return i * bs, min(bs, self.header["nbytes"] - i * bs)
+
+    def land(self, i, data):
+        """Write block i if data (exactly its bytes) matches its CRC-32C;
+        return whether it did. A held block is not written again."""
+        off, n = self.block(i)
+        if len(data) != n:
+            raise ValueError(f"block {i} has {n} bytes, got {len(data)}")
+        if self.held[i]:
+            return True
+        if fmt.crc32c(data) != int(self._crc[i]):
+            return False
+        os.pwrite(self._fd, data, self.header["data_offset"] + off)
+        self.held[i] = True
+        return True
+
+    def complete(self):
+        """Publish the array once every block is held: the first byte
+        restored, flushed as the sync mode says, renamed into place."""
+        if not self.held.all():
+            raise ValueError(f"{self.name}: {int((~self.held).sum())} blocks "
+                             f"still missing")
+        if os.fstat(self._fd).st_size != self._size:
+            raise fmt.FormatError(f"{self.name}: the partial file was "
+                                  f"truncated behind the receiver's back")
+        os.pwrite(self._fd, self._head[:1], 0)
+        sync = self.store.sync
+        flush = sync == "always" or (sync == "auto"
+                                     and not _fs_is_memory(self._fd))
+        if flush:
+            os.fsync(self._fd)
+        os.rename(self._file, self._base + EXT, src_dir_fd=self._dir_fd,
+                  dst_dir_fd=self._dir_fd)
+        if flush:
+            os.fsync(self._dir_fd)
+        self.close()
+
+    def close(self):
+        """Stop receiving, keeping the file for the next transfer."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            os.close(self._dir_fd)
+            self._fd = -1
+
+    def discard(self):
+        """Remove the partial file (while still holding its lock)."""
+        if self._fd >= 0:
+            self._unlink_locked()
+            self.close()
+            self.store._prune(self.name)
 
 
 class _Inotify:
