@@ -218,7 +218,7 @@ func TestEveryDType(t *testing.T) {
 		N                               int64 // attrs["n"]
 		Shape, Strides                  []int64
 		NBytes, DataOffset, BlockSize   int64
-		CRC, SHA                        string
+		CRC, XXH, SHA                   string
 		Probes                          []probe
 	}
 	var cases []tcase
@@ -243,6 +243,9 @@ func TestEveryDType(t *testing.T) {
 					table = binary.LittleEndian.AppendUint32(table, v)
 				}
 				c.CRC = hex.EncodeToString(table)
+				for _, d := range h.XXH128 {
+					c.XXH += hex.EncodeToString(d[:])
+				}
 				if n, _ := sh.NumElements(); n > 0 {
 					for k := range 4 {
 						idx := make([]int64, len(sh))
@@ -273,7 +276,8 @@ for c in cases:
     for p in c["Probes"]:
         v = values[tuple(p["Index"])]
         probes.append([float(np.real(v)), float(np.imag(v))])
-    header = dict(h, shape=list(h["shape"]), crc32c=h["crc32c"].hex())
+    header = dict(h, shape=list(h["shape"]), crc32c=h["crc32c"].hex(),
+                  xxh3_128=h.get("xxh3_128", b"").hex())
     out.append({
         "descr": arr.dtype.str, "shape": list(arr.shape),
         "strides": list(arr.strides), "writeable": arr.flags.writeable,
@@ -303,6 +307,7 @@ json.dump(out, sys.stdout)
 			BlockSize  int64 `json:"block_size"`
 			Sealed     bool
 			CRC32C     string
+			XXH3       string `json:"xxh3_128"`
 			Attrs      map[string]any
 		}
 		ReadHeaderSame bool     `json:"read_header_same"`
@@ -344,6 +349,7 @@ json.dump(out, sys.stdout)
 		eq("header block_size", gh.BlockSize, c.BlockSize)
 		eq("header sealed", gh.Sealed, true)
 		eq("header crc32c", gh.CRC32C, c.CRC)
+		eq("header xxh3_128", gh.XXH3, c.XXH)
 		eq("header attrs", gh.Attrs, map[string]any{"name": c.Name, "n": float64(c.N)})
 		eq("read_header == open's header", g.ReadHeaderSame, true)
 		var table []byte

@@ -83,7 +83,9 @@ func goldenCases() []struct {
 }
 
 // TestPythonSealsAsGo: an array sealed by the Python writer is, byte for
-// byte, the file the Go writer seals from the same data and attrs.
+// byte, the file the Go writer seals from the same data and attrs; a Go
+// consumer blocked in Wait for each gets it as Python seals it, and it
+// verifies.
 func TestPythonSealsAsGo(t *testing.T) {
 	requireWriter(t)
 	dir := t.TempDir()
@@ -108,6 +110,19 @@ func TestPythonSealsAsGo(t *testing.T) {
 		})
 		in = append(in, pyCase{c.Name, c.DType.String(), string(rune(c.Order)), filepath.Join(dir, c.Name+".bin"), c.Shape, c.Attrs})
 	}
+	waited := make(chan error, len(in))
+	for _, c := range in {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			a, err := st.Wait(ctx, "py/"+c.Name)
+			if err == nil {
+				err = a.Verify()
+				a.Close()
+			}
+			waited <- err
+		}()
+	}
 	script := `
 store = arrayx.Store(cases["dir"])
 for c in cases["arrays"]:
@@ -120,6 +135,11 @@ print(json.dumps("done"))
 `
 	var out string
 	runPython(t, script, map[string]any{"dir": dir, "arrays": in}, &out)
+	for range in {
+		if err := <-waited; err != nil {
+			t.Errorf("a Go consumer waiting for Python's array: %v", err)
+		}
+	}
 	for _, c := range goldenCases() {
 		g, err := os.ReadFile(filepath.Join(dir, "go", c.Name+".arx"))
 		if err != nil {
@@ -357,5 +377,37 @@ print(arrayx.__file__, arr.tolist())
 	out, err := use.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "site-packages/arrayx/__init__.py [1, 2, 3, 4]") {
 		t.Fatalf("the installed package: %v\n%s", err, out)
+	}
+}
+
+// TestPythonVerifiesDigests: a block whose CRC-32C matches but whose
+// XXH3-128 does not is refused by Python's verify, naming the block.
+func TestPythonVerifiesDigests(t *testing.T) {
+	requireWriter(t)
+	st := teststore.Temp(t)
+	path, h := writeArray(t, st, "d", arrayx.Uint8, arrayx.Shape{3 << 20}, arrayx.OrderC, nil, fillRandom(9))
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(b[:h.DataOffset], h.XXH128[0][:])
+	if i < 0 {
+		t.Fatal("no digest in the header")
+	}
+	b[i] ^= 1
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out string
+	runPython(t, `
+try:
+    arrayx.open(cases["file"], verify=True)
+    out = "verified"
+except arrayx.ChecksumError as e:
+    out = str(e)
+print(json.dumps(out))
+`, map[string]any{"file": path}, &out)
+	if !strings.Contains(out, "XXH3-128 mismatch in block 0 of 1") {
+		t.Fatalf("python's verify of a damaged digest: %q", out)
 	}
 }

@@ -91,6 +91,12 @@ import struct
 import msgpack
 import numpy as np
 
+try:
+    import xxhash
+    _xxh3_128 = xxhash.xxh3_128_digest  # canonical form, as FORMAT.md says
+except (ImportError, AttributeError):
+    _xxh3_128 = None
+
 __all__ = [
     "ArrayFile", "ChecksumError", "DEFAULT_MAX_HEADER",
     "DTYPES", "FormatError", "bfloat16_to_float32", "block_crc32c",
@@ -414,7 +420,10 @@ def _decode_header(body, name):
             raise _fail(name, f"invalid header: {key}: missing")
     h.setdefault("crc32c", None)
     h.setdefault("attrs", {})
-    return {k: h[k] for k in _REQUIRED + ("crc32c", "attrs")}
+    out = {k: h[k] for k in _REQUIRED + ("crc32c", "attrs")}
+    if "xxh3_128" in h:  # since 1.1
+        out["xxh3_128"] = h["xxh3_128"]
+    return out
 
 
 def _typename(v):
@@ -459,6 +468,13 @@ def _decode_field(key, v):
     if key == "sealed":
         if type(v) is not bool:
             raise ValueError(f"not a bool ({_typename(v)})")
+        return v
+    if key == "xxh3_128":
+        if type(v) is not bytes:
+            raise ValueError(f"not binary ({_typename(v)})")
+        if len(v) % 16:
+            raise ValueError(f"{len(v)} bytes is not a whole number of "
+                             f"16-byte digests")
         return v
     if key == "crc32c":
         if type(v) is not bytes:
@@ -541,6 +557,12 @@ def _validate(h, hlen, name):
                             f"blocks")
     if h["sealed"] and table is None:
         raise bad("crc32c", "missing from a sealed header")
+    digests = h.get("xxh3_128")
+    if digests is not None and table is None:
+        raise bad("xxh3_128", "present without crc32c")
+    if digests is not None and len(digests) != 16 * nblocks:
+        raise bad("xxh3_128", f"{len(digests) // 16} digests for {nblocks} "
+                              f"blocks")
     if off < PREFIX_SIZE + hlen:
         raise bad("data_offset", f"{off} is inside the "
                                  f"{PREFIX_SIZE + hlen}-byte prefix and "
@@ -618,6 +640,20 @@ def _verify(array, h, name):
             block=i, offset=off, file_offset=h["data_offset"] + off,
             want=int(want[i]), got=int(got[i]),
             bad_blocks=[int(b) for b in bad])
+    digests = h.get("xxh3_128")
+    if digests is None or _xxh3_128 is None:
+        return  # 1.0 arrays have none; without xxhash, the CRC alone
+    for i in range(want.size):
+        off = i * bs
+        if _xxh3_128(memoryview(data[off:off + bs])) != \
+                digests[16 * i:16 * i + 16]:
+            n = min(bs, h["nbytes"] - off)
+            raise ChecksumError(
+                f"{name}: XXH3-128 mismatch in block {i} of {want.size} (data "
+                f"bytes {off} to {off + n - 1}): its CRC-32C matches, its "
+                f"digest does not", block=i, offset=off,
+                file_offset=h["data_offset"] + off, want=None, got=None,
+                bad_blocks=[i])
 
 
 def bfloat16_to_float32(bits):

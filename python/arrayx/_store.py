@@ -36,11 +36,7 @@ try:
 except ImportError:  # Windows: no flock
     fcntl = None
 
-try:
-    import xxhash
-    _xxh3_128 = xxhash.xxh3_128_digest  # canonical form, as FORMAT.md says
-except (ImportError, AttributeError):
-    _xxh3_128 = None
+_xxh3_128 = fmt._xxh3_128  # None without the xxhash module
 
 ENV_STORE = "ARRAYX_STORE"
 EXT = ".arx"
