@@ -124,6 +124,14 @@ var cases = []Case{
 	{ID: "ceiling", Name: "kernel ceiling: sendfile, reader discards", Group: Network,
 		Server: &Proc{Side: Receiver, Role: "discard-recv"},
 		Client: Proc{Side: Sender, Timed: true, Role: "sendfile-send"}},
+	// The Python package's client against the Go server, for the Go
+	// client's cases above and the Cookbook's recipe below.
+	{ID: "python-push", Name: "arrayx Python push (socket.sendfile)", Group: Network,
+		Server: &Proc{Side: Receiver, Role: "arrayx-server"},
+		Client: Proc{Side: Sender, Timed: true, Python: "arrayxpy.py", Args: []string{"push"}}},
+	{ID: "python-pull", Name: "arrayx Python pull", Group: Network,
+		Server: &Proc{Side: Sender, Role: "arrayx-source"},
+		Client: Proc{Side: Receiver, Timed: true, Python: "arrayxpy.py", Args: []string{"pull"}}},
 	{ID: "cookbook", Name: "Python Cookbook 11.13 (numpy)", Group: Network,
 		Server: &Proc{Side: Sender, Timed: true, Python: "cookbook.py", Args: []string{"send"}},
 		Client: Proc{Side: Receiver, Python: "cookbook.py", Args: []string{"recv"}}},

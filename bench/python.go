@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 )
 
@@ -15,6 +16,13 @@ const python = "/usr/bin/python3"
 
 //go:embed python/*.py
 var pythonFS embed.FS
+
+// pythonPackageDir holds the repository's Python package (python/arrayx),
+// which the Python client cases import: beside this module's directory.
+var pythonPackageDir = func() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "python")
+}()
 
 // writePython copies the embedded scripts into dir, so the harness runs from
 // any directory and tracebacks name real files.

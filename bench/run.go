@@ -259,6 +259,7 @@ func (r *runner) startOn(ctx context.Context, pp *Proc, p Params, host *testnet.
 		env = append(env, envRole+"="+pp.Role)
 	case pp.Python != "":
 		cmd = command(ctx, python, append([]string{filepath.Join(r.pyDir, pp.Python)}, pp.Args...)...)
+		env = append(env, "PYTHONPATH="+pythonPackageDir) // python/arrayx, for arrayxpy.py
 	case pp.Argv != nil:
 		argv := pp.Argv(p)
 		cmd = command(ctx, argv[0], argv[1:]...)
