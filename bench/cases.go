@@ -179,6 +179,7 @@ var roles = map[string]func(*child) error{
 	"fanout-server":  fanoutServerRole,
 	"fanout-source":  fanoutSource,
 	"syncrtt-client": syncRTTClient, // syncrtt.go
+	"seal-go":        sealGo,        // seal.go
 	"sync-prepare":   syncPrepare,   // syncbench.go's roles
 	"sync-mutate":    syncMutate,
 	"sync-client":    syncClient,

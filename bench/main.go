@@ -42,6 +42,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "fanout" {
 		os.Exit(fanoutMain(os.Args[2:], os.Stdout, os.Stderr))
 	}
+	if len(os.Args) > 1 && os.Args[1] == "seal" {
+		os.Exit(sealMain(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	if len(os.Args) > 1 && os.Args[1] == "syncrtt" {
 		os.Exit(syncRTTMain(os.Args[2:], os.Stdout, os.Stderr))
 	}
