@@ -232,3 +232,38 @@ print(json.dumps({"resumed": s.resumed, "bytes": s.bytes}))
 		t.Fatalf("the resumed push: verify %v", err)
 	}
 }
+
+// TestPythonPushPull1GiB pushes a 1 GiB array from Python to a Go server
+// and pulls it back, both verified and equal (not with -short).
+func TestPythonPushPull1GiB(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 1 GiB round trip; -short skips it")
+	}
+	requireWriter(t)
+	local, remote := testutil.ShmOrTempDir(t), testutil.ShmOrTempDir(t)
+	addr := goServer(t, teststore.At(t, remote))
+	var out map[string]any
+	runPython(t, `
+store = arrayx.Store(cases["local"], sync="never")
+with store.create("g", "float64", (1 << 27,)) as w:   # 1 GiB
+    w.array[:] = np.arange(1 << 27)
+    w.seal()
+with arrayx.Client(cases["addr"], token=cases["token"]) as c:
+    p = c.push(store, "g", "g")
+    q = c.pull("g", store, "back")
+arr, h = store.open("back", verify=True)
+print(json.dumps({"push": str(p), "pull": str(q), "last": float(arr[-1])}))
+`, map[string]any{"local": local, "addr": addr, "token": netToken}, &out)
+	t.Logf("python, 1 GiB: push %v; pull %v", out["push"], out["pull"])
+	if out["last"] != float64(1<<27-1) {
+		t.Fatalf("the pulled array ends with %v", out["last"])
+	}
+	a, err := teststore.At(t, remote).Open("g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if err := a.Verify(); err != nil {
+		t.Fatal(err)
+	}
+}
