@@ -2,8 +2,9 @@
 
 ARRAYX v1 is specified byte-exactly in docs/FORMAT.md: a 16-byte prefix, a
 msgpack header, zero padding, then the raw little-endian data at a
-4096-aligned offset, with a CRC-32C per data block. This module is a complete
-reader in one file; it needs numpy and msgpack and nothing else.
+4096-aligned offset, with a CRC-32C (and, since 1.1, an XXH3-128) per data
+block. This module is the package's complete reader; it needs numpy and
+msgpack, and checks the XXH3-128 digests when the xxhash module is there.
 
     import arrayx
     arr, header = arrayx.open("weights.arx")                # checked header
