@@ -521,7 +521,7 @@ func (c *serverConn) handshake() error {
 	if _, err := io.ReadFull(nc, m[:]); err != nil {
 		return err
 	}
-	if m[0] == tlsHandshakeRecord && c.srv.tls == nil {
+	if m[0] == tlsHandshakeRecord && m[1] == tlsMajor && c.srv.tls == nil {
 		err := fmt.Errorf("%w: this server does not use TLS, and the client spoke TLS", ErrTLS)
 		refuseBeforeHello(nc, err)
 		return err

@@ -24,8 +24,9 @@ import (
 // the magic. Either way the client's error wraps ErrTLS and names the
 // mismatch.
 
-// tlsHandshakeRecord is the first byte of a TLS ClientHello.
-const tlsHandshakeRecord = 0x16
+// A TLS ClientHello starts with a handshake record (0x16) of major
+// version 3: a plaintext server takes these two bytes for a TLS client.
+const tlsHandshakeRecord, tlsMajor = 0x16, 0x03
 
 // minTLS makes a TLS configuration require TLS 1.3, without changing the
 // caller's.
