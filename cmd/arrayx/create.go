@@ -20,11 +20,12 @@ type createCmd struct {
 	fill  string
 	seed  uint64
 	attrs []string
+	forceFlag
 }
 
 func (c *createCmd) usage() (string, string) {
-	return "NAME --shape D1,D2,... [--dtype T] [--order C|F] [--fill zeros|ones|arange|random] [--seed N] [--attr key=value ...]",
-		"create, fill and seal an array"
+	return "NAME --shape D1,D2,... [--dtype T] [--order C|F] [--fill zeros|ones|arange|random] [--seed N] [--attr key=value ...] [--force]",
+		"create, fill and seal an array (refuses an existing NAME unless --force)"
 }
 
 func (c *createCmd) addFlags(fs *pflag.FlagSet) {
@@ -35,6 +36,7 @@ func (c *createCmd) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.fill, "fill", fillZeros, "contents: zeros, ones, arange (element i in memory order is i) or random")
 	fs.Uint64Var(&c.seed, "seed", 0, "seed of --fill random: the same seed gives the same data")
 	fs.StringArrayVar(&c.attrs, "attr", nil, "a string attribute key=value (repeatable)")
+	c.addForceFlag(fs)
 }
 
 func (c *createCmd) run(ctx context.Context, e *env, args []string) error {
@@ -70,6 +72,9 @@ func (c *createCmd) run(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer st.Close()
+	if err := c.checkLocal(st, name); err != nil {
+		return err
+	}
 	var opts *mmapstore.CreateOptions
 	if attrs != nil {
 		opts = &mmapstore.CreateOptions{Attrs: attrs}

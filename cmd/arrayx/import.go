@@ -12,14 +12,17 @@ import (
 // importCmd reads a numpy .npy file into a new array of the store.
 type importCmd struct {
 	attrs []string
+	forceFlag
 }
 
 func (c *importCmd) usage() (string, string) {
-	return "FILE.npy NAME [--attr key=value ...]", "import a numpy .npy file as an array (copy_file_range where possible)"
+	return "FILE.npy NAME [--attr key=value ...] [--force]",
+		"import a numpy .npy file as an array (copy_file_range where possible; refuses an existing NAME unless --force)"
 }
 
 func (c *importCmd) addFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&c.attrs, "attr", nil, "a string attribute key=value (repeatable)")
+	c.addForceFlag(fs)
 }
 
 func (c *importCmd) run(ctx context.Context, e *env, args []string) error {
@@ -39,6 +42,9 @@ func (c *importCmd) run(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer st.Close()
+	if err := c.checkLocal(st, name); err != nil {
+		return err
+	}
 	a, stats, err := npy.Import(st, name, file, &npy.ImportOptions{Attrs: attrs})
 	if err != nil {
 		return err

@@ -12,10 +12,12 @@ import (
 type pullCmd struct {
 	as string
 	netFlags
+	forceFlag
 }
 
 func (c *pullCmd) usage() (string, string) {
-	return "ADDR NAME [--as NAME2] [--token-file F] [--streams N] [--sync]", "fetch an array from a server into the store (resumes an interrupted pull)"
+	return "ADDR NAME [--as NAME2] [--token-file F] [--streams N] [--sync] [--force]",
+		"fetch an array from a server into the store (resumes an interrupted pull; refuses an existing local name unless --force)"
 }
 
 func (c *pullCmd) addFlags(fs *pflag.FlagSet) {
@@ -23,6 +25,7 @@ func (c *pullCmd) addFlags(fs *pflag.FlagSet) {
 	c.netFlags.addFlags(fs)
 	c.netFlags.addStreamsFlag(fs)
 	c.netFlags.addSyncFlag(fs)
+	c.addForceFlag(fs)
 }
 
 func (c *pullCmd) run(ctx context.Context, e *env, args []string) error {
@@ -44,6 +47,9 @@ func (c *pullCmd) run(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer st.Close()
+	if err := c.checkLocal(st, as); err != nil {
+		return err
+	}
 	var bar *progress // sized once Stat has told the array's size
 	cl, err := c.dialWith(ctx, addr, func(n int64) { bar.add(n) })
 	if err != nil {

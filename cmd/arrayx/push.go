@@ -14,18 +14,20 @@ import (
 type pushCmd struct {
 	as string
 	netFlags
+	forceFlag
 }
 
 func (c *pushCmd) usage() (string, string) {
-	return "NAME ADDR [ADDR2 ...] [--as NAME2] [--token-file F] [--streams N]",
+	return "NAME ADDR [ADDR2 ...] [--as NAME2] [--token-file F] [--streams N] [--force]",
 		"send a local array to a server (sendfile; resumes an interrupted push); with several ADDRs, " +
-			"send it once and have each server relay it to the next"
+			"send it once and have each server relay it to the next; refuses a name a server holds unless --force"
 }
 
 func (c *pushCmd) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.as, "as", "", "name on the server (default: NAME)")
 	c.netFlags.addFlags(fs)
 	c.netFlags.addStreamsFlag(fs)
+	c.addForceFlag(fs)
 }
 
 func (c *pushCmd) run(ctx context.Context, e *env, args []string) error {
@@ -47,6 +49,14 @@ func (c *pushCmd) run(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer cl.Close()
+	if err := c.checkRemote(ctx, cl, first, as); err != nil {
+		bar.done()
+		return err
+	}
+	if err := c.checkChain(ctx, chain, as); err != nil {
+		bar.done()
+		return err
+	}
 	st, hosts, err := cl.PushChain(ctx, a, as, chain)
 	bar.done()
 	if err != nil {
@@ -73,6 +83,31 @@ func (c *pushCmd) run(ctx context.Context, e *env, args []string) error {
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("push %s: %d of %d hosts did not get it: %s (the others did)", name, len(failed), len(args)-1, strings.Join(failed, ", "))
+	}
+	return nil
+}
+
+// checkChain refuses the push if a relayed host holds as already, unless
+// --force. Each host is asked from here; one this machine cannot reach is
+// left unchecked, as the relay may still reach it (and a dead host must not
+// stop the push to the others).
+func (c *pushCmd) checkChain(ctx context.Context, chain []string, as string) error {
+	if c.force {
+		return nil
+	}
+	for _, host := range chain {
+		cl, err := c.dialWith(ctx, host, nil)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			continue
+		}
+		err = c.checkRemote(ctx, cl, host, as)
+		cl.Close()
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -1,0 +1,10 @@
+package main
+
+import "errors"
+
+// Sentinel errors of the command line; test with errors.Is.
+var (
+	// errExists means a command that writes an array found the name taken
+	// and was not given --force.
+	errExists = errors.New("already exists")
+)
