@@ -7,4 +7,7 @@ var (
 	// errExists means a command that writes an array found the name taken
 	// and was not given --force.
 	errExists = errors.New("already exists")
+
+	// errWaitTimeout ends a wait that ran out of its --timeout.
+	errWaitTimeout = errors.New("wait timed out")
 )

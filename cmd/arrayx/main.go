@@ -42,6 +42,7 @@ var verbs = map[string]func() verb{
 	"sync":   func() verb { return &syncCmd{} },
 	"import": func() verb { return &importCmd{} },
 	"export": func() verb { return &exportCmd{} },
+	"wait":   func() verb { return &waitCmd{} },
 	// Internal: the consumer process that demo starts.
 	demoConsumerVerb: func() verb { return &demoConsumerCmd{} },
 }
