@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sort"
 	"syscall"
 
@@ -120,6 +121,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	global.SetOutput(io.Discard)
 	addGlobalFlags(global, e)
 	global.SetInterspersed(false)
+	version := global.Bool("version", false, "print the version and exit")
 	if err := global.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			printUsage(stdout)
@@ -128,7 +130,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return fail(e, usagef("%v", err))
 	}
 	rest := global.Args()
-	if len(rest) == 0 || rest[0] == "help" || rest[0] == "-h" {
+	if *version {
+		fmt.Fprintf(stdout, "arrayx %s\n", buildVersion())
+		return 0
+	}
+	if len(rest) > 0 && rest[0] == "help" {
+		return helpVerb(e, rest[1:])
+	}
+	if len(rest) == 0 || rest[0] == "-h" {
 		printUsage(stdout)
 		if len(rest) == 0 {
 			return 2
@@ -140,14 +149,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return fail(e, usagef("unknown command %q (run 'arrayx help')", rest[0]))
 	}
 	v := mk()
-	fs := pflag.NewFlagSet("arrayx "+rest[0], pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	addGlobalFlags(fs, e) // global flags are accepted after the verb too
-	v.addFlags(fs)
+	fs := verbFlags(rest[0], v, e)
 	if err := fs.Parse(rest[1:]); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
-			a, s := v.usage()
-			fmt.Fprintf(stdout, "usage: arrayx %s %s\n  %s\n\nflags:\n%s", rest[0], a, s, fs.FlagUsages())
+			printVerbUsage(stdout, rest[0], v, fs)
 			return 0
 		}
 		return fail(e, usagef("%s: %v", rest[0], err))
@@ -199,5 +204,75 @@ func printUsage(w io.Writer) {
 		_, s := verbs[n]().usage()
 		fmt.Fprintf(w, "  %-8s %s\n", n, s)
 	}
-	fmt.Fprintln(w, "\nRun 'arrayx COMMAND --help' for a command's flags.")
+	fmt.Fprintln(w, "\nRun 'arrayx help COMMAND' (or 'arrayx COMMAND --help') for a command's flags, 'arrayx --version' for the version.")
+}
+
+// verbFlags is the flag set of verb v: its own flags and the global ones,
+// which are accepted after the verb too.
+func verbFlags(name string, v verb, e *env) *pflag.FlagSet {
+	fs := pflag.NewFlagSet("arrayx "+name, pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	addGlobalFlags(fs, e)
+	v.addFlags(fs)
+	return fs
+}
+
+func printVerbUsage(w io.Writer, name string, v verb, fs *pflag.FlagSet) {
+	a, s := v.usage()
+	fmt.Fprintf(w, "usage: arrayx %s %s\n  %s\n\nflags:\n%s", name, a, s, fs.FlagUsages())
+}
+
+// helpVerb is arrayx help [VERB]: the general usage, or what arrayx VERB
+// --help prints.
+func helpVerb(e *env, args []string) int {
+	fs := pflag.NewFlagSet("arrayx help", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	addGlobalFlags(fs, e) // accepted, as after any verb
+	err := fs.Parse(args)
+	if err != nil && !errors.Is(err, pflag.ErrHelp) {
+		return fail(e, usagef("help: %v", err))
+	}
+	args = fs.Args()
+	if len(args) == 0 || err != nil {
+		printUsage(e.stdout)
+		return 0
+	}
+	if len(args) != 1 {
+		return fail(e, usagef("help: want one COMMAND, got %d arguments", len(args)))
+	}
+	mk, ok := verbs[args[0]]
+	if !ok || args[0] == demoConsumerVerb {
+		return fail(e, usagef("help: unknown command %q (run 'arrayx help')", args[0]))
+	}
+	v := mk()
+	printVerbUsage(e.stdout, args[0], v, verbFlags(args[0], v, e))
+	return 0
+}
+
+// buildVersion is the module version the binary was built at ("v1.2.0"
+// from go install ...@v1.2.0), or "devel" with the commit when built from a
+// checkout.
+func buildVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "devel"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, modified string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = ", modified"
+			}
+		}
+	}
+	if rev == "" {
+		return "devel"
+	}
+	return fmt.Sprintf("devel (%.12s%s)", rev, modified)
 }
