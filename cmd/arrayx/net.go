@@ -76,7 +76,15 @@ func (n *netFlags) dialWith(ctx context.Context, addr string, fn func(int64)) (*
 	if n.streams < 0 || n.streams > 64 {
 		return nil, usagef("--streams %d: want 1 to 64", n.streams)
 	}
-	return netlink.Dial(ctx, addr, &netlink.DialOptions{Token: tok, Progress: fn, Sync: n.syncMode(), Streams: n.streams})
+	target, err := parseAddr(addr)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := netlink.Dial(ctx, target, &netlink.DialOptions{Token: tok, Progress: fn, Sync: n.syncMode(), Streams: n.streams})
+	if err != nil {
+		return nil, dialError(addr, n.tokenFile, err)
+	}
+	return cl, nil
 }
 
 // summary is the one line every transfer ends with.

@@ -58,13 +58,13 @@ func (c *pullCmd) run(ctx context.Context, e *env, args []string) error {
 	defer cl.Close()
 	h, err := cl.Stat(ctx, name)
 	if err != nil {
-		return err
+		return remoteArrayError(addr, name, err)
 	}
 	bar = e.newProgress("pull "+name, h.NBytes)
 	stats, err := cl.Pull(ctx, name, st, as)
 	bar.done()
 	if err != nil {
-		return err
+		return remoteArrayError(addr, name, err)
 	}
 	_, err = fmt.Fprintln(e.stdout, summary("pulled", fmt.Sprintf("%s from %s as %s", name, addr, as), stats))
 	return err

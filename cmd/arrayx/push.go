@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/arrayx/arrayx/netlink"
@@ -35,6 +36,14 @@ func (c *pushCmd) run(ctx context.Context, e *env, args []string) error {
 		return usagef("want NAME and at least one ADDR, got %d arguments", len(args))
 	}
 	name, first, chain := args[0], args[1], args[2:]
+	// The servers dial the relayed hosts: they get the addresses whole.
+	chain = slices.Clone(chain)
+	for i, host := range chain {
+		var err error
+		if chain[i], err = parseAddr(host); err != nil {
+			return err
+		}
+	}
 	a, err := e.openArray(args[:1])
 	if err != nil {
 		return err
@@ -60,7 +69,7 @@ func (c *pushCmd) run(ctx context.Context, e *env, args []string) error {
 	st, hosts, err := cl.PushChain(ctx, a, as, chain)
 	bar.done()
 	if err != nil {
-		return err
+		return remoteArrayError(first, as, err)
 	}
 	what := fmt.Sprintf("%s to %s as %s", name, first, as)
 	if _, err := fmt.Fprintln(e.stdout, summary("pushed", what, st)); err != nil {

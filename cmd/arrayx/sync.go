@@ -47,8 +47,9 @@ func (c *syncCmd) addFlags(fs *pflag.FlagSet) {
 	c.netFlags.addStreamsFlag(fs)
 }
 
-// serverSide matches HOST:PORT[/PREFIX], with an optional arrayx:// scheme.
-var serverSide = regexp.MustCompile(`^(?:arrayx://)?([^/]+:[0-9]+)(?:/(.*))?$`)
+// serverSide matches HOST:PORT[/PREFIX], and arrayx://HOST[:PORT][/PREFIX]
+// (the scheme says it is a server, so the port may go: defaultPort).
+var serverSide = regexp.MustCompile(`^(?:arrayx://([^/]+)|([^/]+:[0-9]+))(?:/(.*))?$`)
 
 // syncSide is one side of a sync as given on the command line.
 type syncSide struct {
@@ -58,7 +59,7 @@ type syncSide struct {
 
 func parseSyncSide(s string) syncSide {
 	if m := serverSide.FindStringSubmatch(s); m != nil {
-		return syncSide{addr: m[1], prefix: m[2]}
+		return syncSide{addr: m[1] + m[2], prefix: m[3]}
 	}
 	return syncSide{dir: s}
 }
