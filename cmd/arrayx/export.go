@@ -12,7 +12,7 @@ import (
 type exportCmd struct{}
 
 func (c *exportCmd) usage() (string, string) {
-	return "NAME FILE.npy", "write an array as a numpy .npy file (verified first, written atomically; copy_file_range where possible)"
+	return "NAME FILE.npy|-", "write an array as a numpy .npy file (verified first, written atomically; copy_file_range where possible), or to stdout with -"
 }
 
 func (c *exportCmd) addFlags(*pflag.FlagSet) {}
@@ -30,6 +30,10 @@ func (c *exportCmd) run(ctx context.Context, e *env, args []string) error {
 	// A corrupt array is refused, as cp and push refuse it, rather than
 	// written out as a .npy that nothing will ever check again.
 	if err := verifyData(ctx, e, a, name); err != nil {
+		return err
+	}
+	if file == "-" { // stdout carries the data: no summary line
+		_, err = npy.ExportTo(e.stdout, a)
 		return err
 	}
 	stats, err := npy.Export(a, file, nil)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/arrayx/arrayx/arrayx"
+	"github.com/arrayx/arrayx/mmapstore"
 	"github.com/arrayx/arrayx/npy"
 	"github.com/spf13/pflag"
 )
@@ -16,8 +17,8 @@ type importCmd struct {
 }
 
 func (c *importCmd) usage() (string, string) {
-	return "FILE.npy NAME [--attr key=value ...] [--force]",
-		"import a numpy .npy file as an array (copy_file_range where possible; refuses an existing NAME unless --force)"
+	return "FILE.npy|- NAME [--attr key=value ...] [--force]",
+		"import a numpy .npy file as an array (- reads it from stdin; copy_file_range where possible; refuses an existing NAME unless --force)"
 }
 
 func (c *importCmd) addFlags(fs *pflag.FlagSet) {
@@ -45,7 +46,14 @@ func (c *importCmd) run(ctx context.Context, e *env, args []string) error {
 	if err := c.checkLocal(st, name); err != nil {
 		return err
 	}
-	a, stats, err := npy.Import(st, name, file, &npy.ImportOptions{Attrs: attrs})
+	opts := &npy.ImportOptions{Attrs: attrs}
+	var a *mmapstore.Array
+	var stats npy.Stats
+	if file == "-" {
+		a, stats, err = npy.ImportFrom(st, name, e.stdin, opts)
+	} else {
+		a, stats, err = npy.Import(st, name, file, opts)
+	}
 	if err != nil {
 		return err
 	}

@@ -92,7 +92,7 @@ func TestImportExportErrors(t *testing.T) {
 		code    int
 		wantErr string
 	}{
-		{"import-no-args", []string{"import"}, 2, "import: want FILE.npy and NAME, got 0 arguments (usage: arrayx import FILE.npy NAME"},
+		{"import-no-args", []string{"import"}, 2, "import: want FILE.npy and NAME, got 0 arguments (usage: arrayx import FILE.npy|- NAME"},
 		{"import-one-arg", []string{"import", bad}, 2, "got 1 arguments"},
 		{"import-bad-name", []string{"import", bad, "../x"}, 2, `invalid array name: "../x"`},
 		{"import-bad-attr", []string{"import", bad, "x", "--attr", "nokey"}, 2, `invalid --attr "nokey"`},

@@ -50,6 +50,7 @@ var verbs = map[string]func() verb{
 
 // env is what every verb gets: the global options and the output streams.
 type env struct {
+	stdin          io.Reader // import - reads it
 	stdout, stderr io.Writer
 	storeDir       string
 	quiet          bool
@@ -113,7 +114,12 @@ func main() {
 // run executes one command line and returns the exit code: 0 success, 1 a
 // runtime error, 2 a usage error. Errors are one line on stderr.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	e := &env{stdout: stdout, stderr: stderr}
+	return runIO(ctx, args, os.Stdin, stdout, stderr)
+}
+
+// runIO is run with stdin given.
+func runIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
 	if f, ok := stderr.(*os.File); ok {
 		e.tty = term.IsTerminal(int(f.Fd()))
 	}
