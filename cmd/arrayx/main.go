@@ -9,10 +9,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"runtime/debug"
 	"sort"
-	"syscall"
 
 	"github.com/arrayx/arrayx/mmapstore"
 	"github.com/spf13/pflag"
@@ -105,14 +103,15 @@ func usagef(format string, args ...any) error {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext()
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
 // run executes one command line and returns the exit code: 0 success, 1 a
-// runtime error, 2 a usage error. Errors are one line on stderr.
+// runtime error, 2 a usage error, 130 (143 for SIGTERM) interrupted. Errors
+// are one line on stderr.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return runIO(ctx, args, os.Stdin, stdout, stderr)
 }
@@ -167,6 +166,9 @@ func runIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		return fail(e, usagef("--store: empty directory name"))
 	}
 	if err := v.run(ctx, e, fs.Args()); err != nil {
+		if ctx.Err() != nil {
+			return interrupted(e, rest[0], v, ctx)
+		}
 		var u *usageError
 		if errors.As(err, &u) {
 			a, _ := v.usage()
