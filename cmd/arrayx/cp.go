@@ -85,6 +85,6 @@ func (c *cpCmd) run(ctx context.Context, e *env, args []string) error {
 	}
 	b.Close()
 	secs := st.Duration.Seconds()
-	_, err = fmt.Fprintf(e.stdout, "copied %s to %s: %d bytes in %.3f s, %s, verified\n", src, where, st.Bytes, secs, st.Method)
+	_, err = fmt.Fprintf(e.status(), "copied %s to %s: %d bytes in %.3f s, %s, verified\n", src, where, st.Bytes, secs, st.Method)
 	return err
 }

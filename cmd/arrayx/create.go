@@ -18,7 +18,7 @@ type createCmd struct {
 	shape string
 	order string
 	fill  string
-	seed  uint64
+	seed  decimalUint64
 	attrs []string
 	forceFlag
 }
@@ -34,7 +34,7 @@ func (c *createCmd) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.shape, "shape", "", "dimensions, comma-separated (1000,1000); \"\" or () for a 0-d array (required)")
 	fs.StringVar(&c.order, "order", "C", "memory layout: C (row-major) or F (column-major)")
 	fs.StringVar(&c.fill, "fill", fillZeros, "contents: zeros, ones, arange (element i in memory order is i) or random")
-	fs.Uint64Var(&c.seed, "seed", 0, "seed of --fill random: the same seed gives the same data")
+	fs.Var(&c.seed, "seed", "seed of --fill random, in decimal: the same seed gives the same data")
 	fs.StringArrayVar(&c.attrs, "attr", nil, "a string attribute key=value (repeatable)")
 	c.addForceFlag(fs)
 }
@@ -87,7 +87,7 @@ func (c *createCmd) run(ctx context.Context, e *env, args []string) error {
 	h := w.Header()
 
 	bar := e.newProgress("fill "+name, h.NBytes)
-	err = fill(ctx, w, c.fill, c.seed, bar)
+	err = fill(ctx, w, c.fill, uint64(c.seed), bar)
 	bar.done()
 	if err != nil {
 		return fmt.Errorf("create %s: %w", name, err)
@@ -99,7 +99,7 @@ func (c *createCmd) run(ctx context.Context, e *env, args []string) error {
 	if err := a.Close(); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(e.stdout, "created %s: %v %v %v, %d bytes\n", name, h.DType, h.Shape, h.Order, h.NBytes)
+	_, err = fmt.Fprintf(e.status(), "created %s: %v %v %v, %d bytes\n", name, h.DType, h.Shape, h.Order, h.NBytes)
 	return err
 }
 

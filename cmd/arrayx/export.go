@@ -40,6 +40,6 @@ func (c *exportCmd) run(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(e.stdout, "exported %s to %s: %s\n", name, file, npySummary(a.Header(), stats))
+	_, err = fmt.Fprintf(e.status(), "exported %s to %s: %s\n", name, file, npySummary(a.Header(), stats))
 	return err
 }

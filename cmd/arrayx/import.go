@@ -61,7 +61,7 @@ func (c *importCmd) run(ctx context.Context, e *env, args []string) error {
 	if err := a.Close(); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(e.stdout, "imported %s as %s: %s\n", file, name, npySummary(h, stats))
+	_, err = fmt.Fprintf(e.status(), "imported %s as %s: %s\n", file, name, npySummary(h, stats))
 	return err
 }
 

@@ -187,7 +187,7 @@ func addGlobalFlags(fs *pflag.FlagSet, e *env) {
 		e.storeDir, e.flagsSeen = mmapstore.DefaultDir(), true
 	}
 	fs.StringVar(&e.storeDir, "store", e.storeDir, "store directory (default: $ARRAYX_STORE, else /dev/shm/arrayx)")
-	fs.BoolVarP(&e.quiet, "quiet", "q", e.quiet, "no progress bars")
+	fs.BoolVarP(&e.quiet, "quiet", "q", e.quiet, "errors only: no progress bars or lines saying what was done (cat, info, ls still print)")
 }
 
 func fail(e *env, err error) int {

@@ -66,6 +66,6 @@ func (c *pullCmd) run(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return remoteArrayError(addr, name, err)
 	}
-	_, err = fmt.Fprintln(e.stdout, summary("pulled", fmt.Sprintf("%s from %s as %s", name, addr, as), stats))
+	_, err = fmt.Fprintln(e.status(), summary("pulled", fmt.Sprintf("%s from %s as %s", name, addr, as), stats))
 	return err
 }

@@ -72,7 +72,7 @@ func (c *pushCmd) run(ctx context.Context, e *env, args []string) error {
 		return remoteArrayError(first, as, err)
 	}
 	what := fmt.Sprintf("%s to %s as %s", name, first, as)
-	if _, err := fmt.Fprintln(e.stdout, summary("pushed", what, st)); err != nil {
+	if _, err := fmt.Fprintln(e.status(), summary("pushed", what, st)); err != nil {
 		return err
 	}
 	// One line per relayed host; the push fails if any host did.
@@ -83,7 +83,7 @@ func (c *pushCmd) run(ctx context.Context, e *env, args []string) error {
 			failed = append(failed, h.Host)
 			line = fmt.Sprintf("relay to %s failed: %s", h.Host, h.Message)
 		}
-		if _, err := fmt.Fprintln(e.stdout, line); err != nil {
+		if _, err := fmt.Fprintln(e.status(), line); err != nil {
 			return err
 		}
 	}

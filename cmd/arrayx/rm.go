@@ -110,7 +110,7 @@ func (c *rmCmd) run(ctx context.Context, e *env, args []string) error {
 			failed++
 			continue
 		}
-		if _, err := fmt.Fprintf(e.stdout, "removed %s\n", n); err != nil {
+		if _, err := fmt.Fprintf(e.status(), "removed %s\n", n); err != nil {
 			return err
 		}
 	}

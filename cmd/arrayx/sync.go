@@ -151,6 +151,10 @@ func (c *syncCmd) print(e *env, r netlink.SyncReport, args []string) error {
 			return werr
 		}
 	} else {
+		w := e.status() // a dry run's report is the answer it was asked for
+		if c.dryRun {
+			w = e.stdout
+		}
 		for _, it := range r.Items {
 			line := fmt.Sprintf("%s %s: %d of %d bytes", it.Action, it.Name, it.Bytes, it.NBytes)
 			if it.Action == netlink.SyncDelete {
@@ -159,13 +163,13 @@ func (c *syncCmd) print(e *env, r netlink.SyncReport, args []string) error {
 			if it.Error != "" {
 				line += " FAILED: " + it.Error
 			}
-			fmt.Fprintln(e.stdout, line)
+			fmt.Fprintln(w, line)
 		}
 		verb := "synced"
 		if c.dryRun {
 			verb = "dry run"
 		}
-		if _, werr := fmt.Fprintf(e.stdout, "%s %s -> %s: %s\n", verb, args[0], args[1], r); werr != nil {
+		if _, werr := fmt.Fprintf(w, "%s %s -> %s: %s\n", verb, args[0], args[1], r); werr != nil {
 			return werr
 		}
 	}

@@ -43,7 +43,7 @@ func (c *verifyCmd) run(ctx context.Context, e *env, args []string) error {
 	if blocks == 1 {
 		plural = ""
 	}
-	_, err = fmt.Fprintf(e.stdout, "%s: ok (%d block%s, %s GB/s)\n", name, blocks, plural, rate)
+	_, err = fmt.Fprintf(e.status(), "%s: ok (%d block%s, %s GB/s)\n", name, blocks, plural, rate)
 	return err
 }
 
