@@ -35,6 +35,15 @@ func (c *infoCmd) addFlags(fs *pflag.FlagSet) {
 
 func (c *infoCmd) run(ctx context.Context, e *env, args []string) error {
 	var h *arrayx.Header
+	if len(args) == 1 && isFilePath(args[0]) && c.remote == "" {
+		a, err := openFile(args[0])
+		if err != nil {
+			return err
+		}
+		h = a.Header()
+		a.Close()
+		return c.print(e, newArrayInfo(args[0], h), h)
+	}
 	name, err := arrayName(args)
 	if err != nil {
 		return err
@@ -47,7 +56,10 @@ func (c *infoCmd) run(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	info := newArrayInfo(name, h)
+	return c.print(e, newArrayInfo(name, h), h)
+}
+
+func (c *infoCmd) print(e *env, info *arrayInfo, h *arrayx.Header) error {
 	if c.json {
 		return writeJSON(e.stdout, info)
 	}
@@ -186,8 +198,8 @@ func arrayName(args []string) (string, error) {
 	case len(args) > 1:
 		return "", usagef("want one array NAME, got %d arguments: %s", len(args), strings.Join(args, " "))
 	}
-	if err := mmapstore.ValidateName(args[0]); err != nil {
-		return "", usagef("%s", strings.TrimPrefix(err.Error(), "mmapstore: "))
+	if err := storeName(args[0]); err != nil {
+		return "", err
 	}
 	return args[0], nil
 }

@@ -78,9 +78,13 @@ func (e *env) namedStore(args []string) (*mmapstore.Store, string, error) {
 	return st, name, nil
 }
 
-// openArray maps the array named by args, the verb's single argument. The
-// store is closed again at once: open arrays do not need it.
+// openArray maps the array named by args, the verb's single argument: a
+// NAME in the store, or a file path ending in .arx. The store is closed
+// again at once: open arrays do not need it.
 func (e *env) openArray(args []string) (*mmapstore.Array, error) {
+	if len(args) == 1 && isFilePath(args[0]) {
+		return openFile(args[0])
+	}
 	st, name, err := e.namedStore(args)
 	if err != nil {
 		return nil, err

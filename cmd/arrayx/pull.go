@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/arrayx/arrayx/mmapstore"
 	"github.com/spf13/pflag"
 )
 
@@ -38,8 +37,8 @@ func (c *pullCmd) run(ctx context.Context, e *env, args []string) error {
 		as = name
 	}
 	for _, n := range []string{name, as} {
-		if err := mmapstore.ValidateName(n); err != nil {
-			return usagef("%v", err)
+		if err := storeName(n); err != nil {
+			return err
 		}
 	}
 	st, err := e.openStore()

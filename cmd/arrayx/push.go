@@ -52,6 +52,12 @@ func (c *pushCmd) run(ctx context.Context, e *env, args []string) error {
 	as := c.as
 	if as == "" {
 		as = name
+		if isFilePath(name) {
+			as = fileArrayName(name)
+		}
+	}
+	if err := storeName(as); err != nil {
+		return err
 	}
 	cl, bar, err := c.dial(ctx, e, first, "push "+name, a.Header().NBytes)
 	if err != nil {

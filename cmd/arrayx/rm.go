@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/arrayx/arrayx/mmapstore"
 	"github.com/spf13/pflag"
 )
 
@@ -43,8 +42,8 @@ func (c *rmCmd) run(ctx context.Context, e *env, args []string) error {
 		return usagef("give NAMEs or --prefix, not both")
 	}
 	for _, n := range args {
-		if err := mmapstore.ValidateName(n); err != nil {
-			return usagef("%s", strings.TrimPrefix(err.Error(), "mmapstore: "))
+		if err := storeName(n); err != nil {
+			return err
 		}
 	}
 	var r remover
