@@ -96,28 +96,11 @@ func (c *rmCmd) run(ctx context.Context, e *env, args []string) error {
 			return fmt.Errorf("no array name starts with %q %s", c.prefix, r.where)
 		}
 	}
-	// Like rm(1): every name is tried, and one that fails fails the command.
-	var (
-		firstErr error
-		failed   int
-	)
-	for _, n := range names {
+	return eachName(ctx, names, "removed", func(n string) error {
 		if err := r.remove(n); err != nil {
-			if firstErr == nil {
-				firstErr = err
-			}
-			failed++
-			continue
-		}
-		if _, err := fmt.Fprintf(e.status(), "removed %s\n", n); err != nil {
 			return err
 		}
-	}
-	switch {
-	case failed == 1 && len(names) == 1:
-		return firstErr
-	case failed > 0:
-		return fmt.Errorf("%d of %d arrays not removed, the first: %w", failed, len(names), firstErr)
-	}
-	return nil
+		_, err := fmt.Fprintf(e.status(), "removed %s\n", n)
+		return err
+	})
 }
