@@ -62,7 +62,7 @@ func (c *pushCmd) run(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	}
-	var bar *progress // one per array
+	var bar *progress      // one per array
 	var cl *netlink.Client // dialled once the first array is open
 	defer func() {
 		if cl != nil {
