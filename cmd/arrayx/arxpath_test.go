@@ -61,3 +61,25 @@ func TestArxPaths(t *testing.T) {
 		t.Errorf("the refusals changed the store:\n%s", got)
 	}
 }
+
+// TestLocalFileErrors: the usual mistakes with local files read as
+// sentences, without the hidden temporary file's name or syscall text.
+func TestLocalFileErrors(t *testing.T) {
+	dir, work := t.TempDir(), t.TempDir()
+	mustRun(t, dir, "create", "x", "--shape", "3")
+	missing := filepath.Join(work, "no", "such")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"export", "x", filepath.Join(missing, "x.npy")}, "cannot write " + filepath.Join(missing, "x.npy") + ": no directory " + missing},
+		{[]string{"cp", "x", filepath.Join(missing, "x.arx")}, "cannot write " + filepath.Join(missing, "x.arx") + ": no directory " + missing},
+		{[]string{"import", filepath.Join(work, "none.npy"), "y"}, "no file " + filepath.Join(work, "none.npy")},
+		{[]string{"cp", filepath.Join(work, "none.arx"), "y"}, "no array file " + filepath.Join(work, "none.arx")},
+	} {
+		r := arrayxRun(t, dir, tc.args...)
+		if r.code != 1 || r.stderr != "arrayx: "+tc.want+"\n" {
+			t.Errorf("%v: exit %d, stderr %q; want 1 and %q", tc.args, r.code, r.stderr, tc.want)
+		}
+	}
+}

@@ -49,7 +49,7 @@ func (c *cpCmd) run(ctx context.Context, e *env, args []string) error {
 	var a *mmapstore.Array
 	var err error
 	if isFilePath(src) {
-		a, err = mmapstore.Open(src, nil)
+		a, err = openFile(src)
 	} else {
 		a, err = e.openArray([]string{src})
 	}
@@ -67,6 +67,7 @@ func (c *cpCmd) run(ctx context.Context, e *env, args []string) error {
 	where := dst
 	if isFilePath(dst) {
 		b, st, err = mmapstore.CopyTo(a, dst, opts)
+		err = writeFileError(dst, err)
 	} else {
 		dir := c.to
 		if dir == "" {

@@ -38,7 +38,7 @@ func (c *exportCmd) run(ctx context.Context, e *env, args []string) error {
 	}
 	stats, err := npy.Export(a, file, nil)
 	if err != nil {
-		return err
+		return writeFileError(file, err)
 	}
 	_, err = fmt.Fprintf(e.status(), "exported %s to %s: %s\n", name, file, npySummary(a.Header(), stats))
 	return err

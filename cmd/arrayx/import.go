@@ -53,6 +53,7 @@ func (c *importCmd) run(ctx context.Context, e *env, args []string) error {
 		a, stats, err = npy.ImportFrom(st, name, e.stdin, opts)
 	} else {
 		a, stats, err = npy.Import(st, name, file, opts)
+		err = readFileError(file, err)
 	}
 	if err != nil {
 		return err
