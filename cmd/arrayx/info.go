@@ -29,7 +29,7 @@ func (c *infoCmd) usage() (string, string) {
 
 func (c *infoCmd) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&c.json, "json", false, "print a JSON object instead of key: value lines")
-	fs.StringVar(&c.remote, "remote", "", "print the header of a server's array instead (HOST[:PORT] or unix:/path)")
+	fs.StringVar(&c.remote, "remote", "", "print the header of a server's array instead (HOST[:PORT], port 7070 by default, or unix:/path)")
 	c.netFlags.addFlags(fs)
 }
 

@@ -27,7 +27,7 @@ func (c *lsCmd) usage() (string, string) {
 
 func (c *lsCmd) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&c.json, "json", false, "print a JSON array of the objects info --json prints (with --remote: name, dtype, shape, order, nbytes)")
-	fs.StringVar(&c.remote, "remote", "", "list a server's arrays instead (TCP host:port or unix:/path)")
+	fs.StringVar(&c.remote, "remote", "", "list a server's arrays instead (HOST[:PORT], port 7070 by default, or unix:/path)")
 	fs.BoolVar(&c.digests, "digests", false, "add each array's digest, which changes with its content (the one sync compares)")
 	c.netFlags.addFlags(fs)
 }

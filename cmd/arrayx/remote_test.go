@@ -2,10 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/arrayx/arrayx/mmapstore"
+	"github.com/arrayx/arrayx/netlink"
 )
 
 // TestRemoteAdmin: info, ls --digests and rm against a server, each as the
@@ -75,5 +79,41 @@ func TestRemoteAdmin(t *testing.T) {
 	}
 	if got := mustRun(t, local, "ls"); !strings.HasPrefix(got, "m ") {
 		t.Errorf("rm --remote touched the local store:\n%s", got)
+	}
+}
+
+// TestRemoteRefusals: a server's refusals read as sentences naming it.
+func TestRemoteRefusals(t *testing.T) {
+	local := t.TempDir()
+	ro, stopRO := startServe(t, t.TempDir(), "--read-only")
+	t.Cleanup(func() { stopRO() })
+	small, stopSmall := startServe(t, t.TempDir(), "--max-bytes", "1KiB")
+	t.Cleanup(func() { stopSmall() })
+	mustRun(t, local, "create", "x", "--shape", "1000")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"push", "x", ro}, ro + ` is read-only (arrayx serve --read-only): it refuses to store or remove "x"`},
+		{[]string{"rm", "x", "--remote", ro}, ro + ` is read-only (arrayx serve --read-only): it refuses to store or remove "x"`},
+		{[]string{"push", "x", small}, small + ` refuses "x": larger than it accepts (arrayx serve --max-bytes)`},
+	} {
+		r := arrayxRun(t, local, tc.args...)
+		if r.code != 1 || r.stderr != "arrayx: "+tc.want+"\n" {
+			t.Errorf("%v: exit %d, stderr %q; want %q", tc.args, r.code, r.stderr, tc.want)
+		}
+	}
+}
+
+// TestRemoteArrayErrorNoSpace: a server's no_space reply names the server;
+// the same sentinel from the local store (a pull) keeps its own words.
+func TestRemoteArrayErrorNoSpace(t *testing.T) {
+	remote := fmt.Errorf("netlink: push x: %w", &netlink.RemoteError{Status: netlink.StatusNoSpace, Code: "no_space", Message: "mmapstore: no space left for array"})
+	if got := remoteArrayError("h:7070", "x", remote).Error(); got != `h:7070 has no room for "x"` {
+		t.Errorf("remote no_space: %q", got)
+	}
+	local := fmt.Errorf("netlink: pull x: %w", mmapstore.ErrNoSpace)
+	if got := remoteArrayError("h:7070", "x", local); got != local {
+		t.Errorf("local no space became %q", got)
 	}
 }

@@ -23,7 +23,7 @@ func (c *rmCmd) usage() (string, string) {
 
 func (c *rmCmd) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.prefix, "prefix", "", "remove every array whose name starts with P (sim/ for all under sim)")
-	fs.StringVar(&c.remote, "remote", "", "remove from a server's store instead (HOST[:PORT] or unix:/path)")
+	fs.StringVar(&c.remote, "remote", "", "remove from a server's store instead (HOST[:PORT], port 7070 by default, or unix:/path)")
 	c.netFlags.addFlags(fs)
 }
 
