@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/arrayx/arrayx/arrayx"
+	"github.com/arrayx/arrayx/internal/testutil"
 	"github.com/arrayx/arrayx/mmapstore"
 	"github.com/arrayx/arrayx/netlink"
 )
@@ -18,13 +22,15 @@ import (
 
 // netOpts are an arrayx network process's options, from Proc.Opt: a
 // comma-separated list of "copy" (DialOptions.ForceCopy), "streams=N"
-// (DialOptions.Streams) and "sockbuf" (DialOptions.SendBuffer set to
+// (DialOptions.Streams), "tls" (TLS 1.3 with a certificate made for the
+// run) and "sockbuf" (DialOptions.SendBuffer set to
 // --sockbuf on a client; on a server, SO_SNDBUF set to it on the listener,
 // which its connections inherit).
 type netOpts struct {
 	Copy    bool
 	Streams int // 0: the library's default
 	SockBuf bool
+	TLS     bool // TLS 1.3, a certificate made for the run
 }
 
 func parseNetOpts(s string) (netOpts, error) {
@@ -38,6 +44,8 @@ func parseNetOpts(s string) (netOpts, error) {
 			o.Copy = true
 		case "sockbuf":
 			o.SockBuf = true
+		case "tls":
+			o.TLS = true
 		case "streams":
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 {
@@ -51,13 +59,38 @@ func parseNetOpts(s string) (netOpts, error) {
 	return o, nil
 }
 
-// dialOptions are the client's DialOptions for o.
-func (c *child) dialOptions(o netOpts) *netlink.DialOptions {
+// dialOptions are the client's DialOptions for o. With TLS, the client
+// trusts the authority the server wrote into the run's scratch directory.
+func (c *child) dialOptions(o netOpts) (*netlink.DialOptions, error) {
 	d := &netlink.DialOptions{ForceCopy: o.Copy, Streams: o.Streams}
 	if o.SockBuf {
 		d.SendBuffer = c.SocketBuffer
 	}
-	return d
+	if o.TLS {
+		ca, err := os.ReadFile(filepath.Join(c.Scratch, "ca.pem"))
+		if err != nil {
+			return nil, err
+		}
+		d.TLS = &tls.Config{RootCAs: x509.NewCertPool()}
+		if !d.TLS.RootCAs.AppendCertsFromPEM(ca) {
+			return nil, fmt.Errorf("bench: no certificate in the server's ca.pem")
+		}
+	}
+	return d, nil
+}
+
+// serverConfig is a netlink server's Config for o. With TLS, the server
+// makes a certificate for its host and writes its authority where the
+// client reads it.
+func (c *child) serverConfig(o netOpts) (netlink.Config, error) {
+	if !o.TLS {
+		return netlink.Config{}, nil
+	}
+	f, err := testutil.WriteTLS(c.Scratch, c.listenHost())
+	if err != nil {
+		return netlink.Config{}, err
+	}
+	return netlink.Config{TLS: f.Server}, nil
 }
 
 // serverListener is a netlink server's listener on the run's host: every
@@ -88,7 +121,11 @@ func arrayxServer(c *child) error {
 		return err
 	}
 	defer l.Close() // after the server: the duplicates of its connections
-	srv := netlink.NewServer(st, netlink.Config{})
+	cfg, err := c.serverConfig(o)
+	if err != nil {
+		return err
+	}
+	srv := netlink.NewServer(st, cfg)
 	go srv.Serve(l)
 	defer srv.Close()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -133,7 +170,11 @@ func arrayxPush(c *child) error {
 	}
 	defer a.Close()
 	ctx := context.Background()
-	cl, err := netlink.Dial(ctx, c.Addr, c.dialOptions(o))
+	opts, err := c.dialOptions(o)
+	if err != nil {
+		return err
+	}
+	cl, err := netlink.Dial(ctx, c.Addr, opts)
 	if err != nil {
 		return err
 	}
@@ -146,8 +187,8 @@ func arrayxPush(c *child) error {
 		return err
 	}
 	c.rep.Method, c.rep.Streams = st.Method, st.Streams
-	if st.Bytes != c.NBytes || st.ZeroCopy == o.Copy {
-		return fmt.Errorf("bench: push stats %+v, want %d bytes, zero-copy %v", st, c.NBytes, !o.Copy)
+	if st.Bytes != c.NBytes || st.ZeroCopy == (o.Copy || o.TLS) || st.TLS != o.TLS {
+		return fmt.Errorf("bench: push stats %+v, want %d bytes, zero-copy %v, tls %v", st, c.NBytes, !o.Copy && !o.TLS, o.TLS)
 	}
 	c.rep.Verified = "the server acknowledged every block's CRC-32C"
 	return nil
@@ -201,7 +242,11 @@ func arrayxPull(c *child) error {
 	}
 	defer st.Close()
 	ctx := context.Background()
-	cl, err := netlink.Dial(ctx, c.Addr, c.dialOptions(o))
+	opts, err := c.dialOptions(o)
+	if err != nil {
+		return err
+	}
+	cl, err := netlink.Dial(ctx, c.Addr, opts)
 	if err != nil {
 		return err
 	}

@@ -104,6 +104,11 @@ var cases = []Case{
 	{ID: "arrayx-push-copy", Name: "arrayx push, copy forced", Group: Network,
 		Server: &Proc{Side: Receiver, Role: "arrayx-server"},
 		Client: Proc{Side: Sender, Timed: true, Role: "arrayx-push", Opt: "streams=1,copy"}},
+	// TLS 1.3 (AES-GCM with the CPU's instructions): the data is copied
+	// through the cipher on both ends.
+	{ID: "arrayx-push-tls", Name: "arrayx push, TLS", Group: Network,
+		Server: &Proc{Side: Receiver, Role: "arrayx-server", Opt: "tls"},
+		Client: Proc{Side: Sender, Timed: true, Role: "arrayx-push", Opt: "streams=1,tls"}},
 	{ID: "arrayx-pull", Name: "arrayx pull", Group: Network,
 		Server: &Proc{Side: Sender, Role: "arrayx-source"},
 		Client: Proc{Side: Receiver, Timed: true, Role: "arrayx-pull", Opt: "streams=1"}},

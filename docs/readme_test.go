@@ -88,7 +88,15 @@ func newReadmeWorld(t *testing.T) *readmeWorld {
 		a.Close()
 		st.Close()
 	}
-	if err := os.WriteFile(filepath.Join(w.dir, "secret"), []byte("s3cret-token\n"), 0o600); err != nil {
+	// The README's python3 is Debian's, with numpy; its ./python is a copy
+	// of the package's sources (pip writes build files next to them).
+	if err := os.Symlink(testutil.Python, filepath.Join(bin, "python3")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(filepath.Join(w.dir, "python"), os.DirFS(absPath(t, "../python"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(w.dir, "secret"), []byte("s3cret-token-0123456789\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	w.env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "ARRAYX_STORE="+w.store,
@@ -241,7 +249,21 @@ func TestReadmeSnippets(t *testing.T) {
 				}
 				continue
 			}
-			t.Run(name, func(t *testing.T) { w.run(t, "bash", "-c", w.shellScript(s.body)) })
+			t.Run(name, func(t *testing.T) {
+				if strings.Contains(s.body, "python3 -m venv") {
+					if out, err := exec.Command(testutil.Python, "-c", "import ensurepip").CombinedOutput(); err != nil {
+						testutil.Unavailable(t, "this example needs python3 -m venv (apt-get install python3-venv): %s", out)
+					}
+				}
+				for _, tool := range []string{"openssl", "curl"} {
+					if regexp.MustCompile(`(?m)^` + tool + ` `).MatchString(s.body) {
+						if _, err := exec.LookPath(tool); err != nil {
+							testutil.Unavailable(t, "this example needs %s (apt-get install %s)", tool, tool)
+						}
+					}
+				}
+				w.run(t, "bash", "-c", w.shellScript(s.body))
+			})
 		case "python":
 			t.Run(name, func(t *testing.T) {
 				if strings.Contains(s.body, "http://127.0.0.1:8080") {

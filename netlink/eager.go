@@ -40,13 +40,6 @@ func (c *serverConn) handleEager(b *putBody) bool {
 	p, seeded, err := c.eagerPartial(b)
 	if err == nil {
 		err = landEager(p, rd)
-		if err == nil {
-			var a *mmapstore.Array
-			if a, err = p.Complete(); err == nil {
-				err = a.Close()
-			}
-		}
-		p.Close()
 	}
 	if err := rd.discard(); err != nil {
 		c.log.Info("eager PUT lost its connection", "name", b.Name, "err", err)
@@ -81,10 +74,12 @@ func (c *serverConn) eagerPartial(b *putBody) (*mmapstore.Partial, int64, error)
 	return c.receive(b)
 }
 
-// landEager lands every block from rd into p, in order, checking each: the
-// blocks p holds already are read and dropped. A bad block does not stop
-// the others from landing; its error is returned at the end.
+// landEager lands every block from rd into p, in order, checking each (the
+// blocks p holds already are read and dropped), publishes the array, and
+// closes p. A bad block does not stop the others from landing; its error
+// is returned at the end, and the good blocks stay in the partial.
 func landEager(p *mmapstore.Partial, rd *eagerReader) error {
+	defer p.Close()
 	h := p.Header()
 	var bad error
 	for i := range h.NumBlocks() {
@@ -103,7 +98,14 @@ func landEager(p *mmapstore.Partial, rd *eagerReader) error {
 			return err
 		}
 	}
-	return bad
+	if bad != nil {
+		return bad
+	}
+	a, err := p.Complete()
+	if err != nil {
+		return err
+	}
+	return a.Close()
 }
 
 // eagerReader reads an eager PUT's data: at most left bytes, recording a
@@ -231,7 +233,7 @@ func (cl *Client) pullEager(ctx context.Context, n int, names func(i int) (strin
 	done func(i int, st Stats, err error)) error {
 	return cl.pipeline(ctx, "pull", n, func(c *conn, i int) (Stats, error) {
 		name, _ := names(i)
-		return Stats{Version: c.version, Streams: 1}, c.send(kindGet, &getBody{Name: name, Eager: true})
+		return Stats{Version: c.version, Streams: 1, TLS: isTLS(c.nc)}, c.send(kindGet, &getBody{Name: name, Eager: true})
 	}, func(c *conn, i int, st *Stats) error {
 		_, as := names(i)
 		var r replyBody
@@ -256,13 +258,6 @@ func (cl *Client) pullEager(ctx context.Context, n int, names func(i int) (strin
 		if err == nil {
 			st.Seeded, st.Resumed = seedFrom(store, p, as, nopLogger), p.Resumed()
 			err = landEager(p, rd)
-			if err == nil {
-				var a *mmapstore.Array
-				if a, err = p.Complete(); err == nil {
-					err = a.Close()
-				}
-			}
-			p.Close()
 		}
 		if derr := rd.discard(); derr != nil {
 			return derr
@@ -281,7 +276,7 @@ func (cl *Client) pullEager(ctx context.Context, n int, names func(i int) (strin
 // sendEager writes array i's eager PUT. An array that cannot be opened is
 // reported as a local error: nothing was sent for it.
 func (cl *Client) sendEager(c *conn, open func(i int) (*mmapstore.Array, string, error), i int) (Stats, error) {
-	st := Stats{Version: c.version, Streams: 1}
+	st := Stats{Version: c.version, Streams: 1, TLS: isTLS(c.nc)}
 	a, name, err := open(i)
 	if err != nil {
 		return st, &localError{err}

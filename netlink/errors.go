@@ -49,6 +49,9 @@ var (
 	// be reached or its connection was lost mid-transfer.
 	ErrHostLost = errors.New("netlink: relay host unreachable or lost")
 
+	// ErrTLS means one side speaks TLS and the other does not.
+	ErrTLS = errors.New("netlink: TLS mismatch")
+
 	// ErrBroken means an earlier error (a cancelled transfer, a dead
 	// connection) left the client's connection unusable: Dial again.
 	ErrBroken = errors.New("netlink: connection broken by an earlier error")
@@ -91,6 +94,7 @@ var errorCodes = []struct {
 	{"range", StatusBadRequest, mmapstore.ErrRange},
 	{"message_too_large", StatusBadRequest, ErrMessageTooLarge},
 	{"relay", StatusBadRequest, ErrRelay},
+	{"tls", StatusBadRequest, ErrTLS},
 	{"protocol", StatusBadRequest, ErrProtocol},
 	{"unauthorized", StatusUnauthorized, ErrUnauthorized},
 	{"read_only", StatusReadOnly, ErrReadOnly},

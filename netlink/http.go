@@ -3,6 +3,7 @@ package netlink
 import (
 	"context"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -89,7 +90,14 @@ func (s *HTTPServer) Handler() http.Handler { return s.h }
 // Serve accepts connections on l until Shutdown or Close, and returns
 // ErrServerClosed then.
 func (s *HTTPServer) Serve(l net.Listener) error {
-	err := s.srv.Serve(newHTTPListener(l, s.cfg.MaxConns, s.cfg.WriteTimeout))
+	var hl net.Listener = newHTTPListener(l, s.cfg.MaxConns, s.cfg.WriteTimeout)
+	if s.cfg.TLS != nil {
+		// HTTPS: bodies are encrypted, so copied, not sent by sendfile. A
+		// plaintext request is answered by net/http with a 400 saying that
+		// it went to an HTTPS server.
+		hl = tls.NewListener(hl, minTLS(s.cfg.TLS))
+	}
+	err := s.srv.Serve(hl)
 	if errors.Is(err, http.ErrServerClosed) {
 		return ErrServerClosed
 	}

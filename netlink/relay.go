@@ -142,7 +142,7 @@ func (s *Server) forwardTo(t *recvTransfer, src *mmapstore.PartialSource, host s
 		return hs, nil, err
 	}
 	cl := &Client{addr: host, opts: DialOptions{Token: s.cfg.Token, Timeout: s.cfg.ReadTimeout,
-		MaxHeaderBytes: s.cfg.MaxHeaderBytes}.withDefaults()}
+		MaxHeaderBytes: s.cfg.MaxHeaderBytes, TLS: s.cfg.RelayTLS}.withDefaults()}
 	var c *conn
 	var r *replyBody
 	for {

@@ -16,6 +16,7 @@ type Stats struct {
 	Method    string        // the sender's method ("sendfile", "write") and the receiver's ("pwrite")
 	Streams   int           // connections that carried the transfer
 	Version   int           // the protocol version spoken
+	TLS       bool          // encrypted by TLS in user space: every byte copied once through the cipher
 }
 
 // String is the one-line summary the CLI prints.
@@ -25,11 +26,14 @@ func (s Stats) String() string {
 	if sec > 0 {
 		rate = float64(s.Bytes) / sec / 1e9
 	}
-	zc := "no: copied through user space"
-	if s.ZeroCopy {
-		zc = "yes"
+	zc := "no: copied through user space ("
+	switch {
+	case s.TLS:
+		zc = "no (tls, "
+	case s.ZeroCopy:
+		zc = "yes ("
 	}
-	out := fmt.Sprintf("%d bytes in %.3f s, %.2f GB/s, zero-copy: %s (%s)", s.Bytes, sec, rate, zc, s.Method)
+	out := fmt.Sprintf("%d bytes in %.3f s, %.2f GB/s, zero-copy: %s%s)", s.Bytes, sec, rate, zc, s.Method)
 	if s.Streams > 1 {
 		out += fmt.Sprintf(", %d streams", s.Streams)
 	}

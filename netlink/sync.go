@@ -480,6 +480,42 @@ func (cl *Client) SyncWatch(ctx context.Context, store *mmapstore.Store, o *Sync
 // retryEvery is how soon SyncWatch tries failed arrays again.
 var retryEvery = 5 * time.Second
 
+// SyncFollow keeps store following the server, as SyncPull once and then
+// again every poll (default DefaultSyncPoll), until ctx ends; it then
+// returns ctx's cause. A server has no way to announce its changes, so
+// each round lists it: an unchanged dataset costs one listing (about 100
+// bytes an array) per round and moves nothing. Removals propagate with
+// o.Delete. Each round's report (and error) goes to report; a failed round
+// does not stop the following (a broken connection is dialled again, and
+// what failed is tried again in the next round).
+func (cl *Client) SyncFollow(ctx context.Context, store *mmapstore.Store, o *SyncOptions, poll time.Duration,
+	report func(SyncReport, error)) error {
+	if poll <= 0 {
+		poll = DefaultSyncPoll
+	}
+	tick := time.NewTicker(poll)
+	defer tick.Stop()
+	for {
+		r := *o
+		rep, err := cl.SyncPull(ctx, store, &r)
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		report(rep, err)
+		if errors.Is(err, ErrBroken) || err != nil && rep.Checked == 0 {
+			cl.Reconnect(ctx) // if it fails too, the next round says so
+		}
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-tick.C:
+		}
+	}
+}
+
+// DefaultSyncPoll is how often SyncFollow lists the server by default.
+const DefaultSyncPoll = 2 * time.Second
+
 // sendAll sends every item, recording its bytes and outcome. The small
 // arrays ops.eager picks stream as eager PUTs or GETs on the client's
 // connection;

@@ -258,23 +258,7 @@ func TestSyncWatch(t *testing.T) {
 			reports <- r
 		})
 	}()
-	// until waits for reports until the replica equals the store.
-	until := func(what string) []SyncReport {
-		t.Helper()
-		var got []SyncReport
-		deadline := time.After(20 * time.Second)
-		for {
-			select {
-			case r := <-reports:
-				got = append(got, r)
-				if equalStores(t, local, remote) {
-					return got
-				}
-			case <-deadline:
-				t.Fatalf("%s: the replica did not follow in 20 s (reports %v)", what, got)
-			}
-		}
-	}
+	until := untilEqual(t, reports, local, remote)
 	if r := until("catch-up"); r[0].Whole != 4 {
 		t.Fatalf("catch-up: %v", r[0])
 	}
@@ -305,6 +289,100 @@ func TestSyncWatch(t *testing.T) {
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("SyncWatch ended with %v", err)
+	}
+}
+
+// TestSyncFollow keeps a local store following a server's: the catch-up,
+// then a seal, a replacement sent as a delta, a removal, and 30 seals of
+// one array in quick succession on the server; every round that finds
+// nothing changed moves nothing.
+func TestSyncFollow(t *testing.T) {
+	local, remote := teststore.Temp(t), teststore.Temp(t)
+	_, addr := startServer(t, remote, "tcp", Config{})
+	dataset(t, remote, "", 3)
+	c := dial(t, addr, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	reports := make(chan SyncReport, 1024)
+	done := make(chan error, 1)
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		done <- c.SyncFollow(ctx, local, &SyncOptions{Delete: true}, 10*time.Millisecond, func(r SyncReport, err error) {
+			if err != nil && ctx.Err() == nil {
+				t.Errorf("round: %v", err)
+			}
+			reports <- r
+		})
+	}()
+	t.Cleanup(func() { cancel(); <-finished }) // before the client closes
+	until := untilEqual(t, reports, remote, local)
+	if r := until("catch-up"); r[len(r)-1].Whole+r[len(r)-1].Identical != 4 {
+		t.Fatalf("catch-up: %v", r)
+	}
+	teststore.NewArray(t, remote, "new/one", arrayx.Int16, arrayx.Shape{100}, arrayx.OrderC, nil)
+	if r := until("a seal"); r[len(r)-1].Whole != 1 || r[len(r)-1].Items[0].Name != "new/one" {
+		t.Fatalf("a seal: %v", r)
+	}
+	rewrite(t, remote, "big", arrayx.Shape{1024, 4096}, func(old, new []byte) {
+		copy(new, old)
+		new[5] ^= 1
+	})
+	if r := until("a replacement"); r[len(r)-1].Delta != 1 || r[len(r)-1].Bytes != 4<<20 {
+		t.Fatalf("a replacement: %v", r)
+	}
+	if err := remote.Remove("s01"); err != nil {
+		t.Fatal(err)
+	}
+	if r := until("a removal"); r[len(r)-1].Deleted != 1 {
+		t.Fatalf("a removal: %v", r)
+	}
+	for i := range 30 {
+		rewrite(t, remote, "s00", arrayx.Shape{1000}, func(old, new []byte) {
+			copy(new, old)
+			new[0] = byte(i)
+		})
+	}
+	until("30 seals")
+	// Nothing changes now. The reports lag the stores (rounds that ran
+	// while s00 was being rewritten may still be queued, and the round that
+	// made the stores equal reports just after): the rounds reported a
+	// second on started after it, and must find nothing to do.
+	equal := time.Now()
+	for n := 0; n < 3; {
+		r := <-reports
+		if time.Since(equal) < time.Second {
+			continue
+		}
+		if r.Bytes != 0 || len(r.Items) != 0 || r.Identical != r.Checked {
+			t.Fatalf("a round with nothing changed: %v", r)
+		}
+		n++
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("SyncFollow ended with %v", err)
+	}
+}
+
+// untilEqual returns a function that reads a following sync's reports
+// until the replica holds the source's arrays, and returns those reports;
+// it fails the test after 20 s.
+func untilEqual(t *testing.T, reports <-chan SyncReport, src, replica *mmapstore.Store) func(what string) []SyncReport {
+	return func(what string) []SyncReport {
+		t.Helper()
+		var got []SyncReport
+		deadline := time.After(20 * time.Second)
+		for {
+			select {
+			case r := <-reports:
+				got = append(got, r)
+				if equalStores(t, src, replica) {
+					return got
+				}
+			case <-deadline:
+				t.Fatalf("%s: the replica did not follow in 20 s (reports %v)", what, got)
+			}
+		}
 	}
 }
 

@@ -1,4 +1,4 @@
-// Tests of python/arrayx.py, the one-file Python reader, run with Debian's
+// Tests of python/arrayx, the Python package, run with Debian's
 // /usr/bin/python3, numpy and msgpack (.ci/run installs them; a missing one
 // fails the tests, never skips them) against files the Go code wrote or
 // built byte by byte, with Go's own reader as the referee for malformed ones.
@@ -27,15 +27,15 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 )
 
-// moduleDir is the directory holding arrayx.py: the package directory, where
-// go test runs.
+// moduleDir is the directory holding the arrayx package: this test
+// package's directory, where go test runs.
 func moduleDir(t *testing.T) string {
 	t.Helper()
 	dir, err := filepath.Abs(".")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "arrayx.py")); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, "arrayx", "__init__.py")); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -53,7 +53,7 @@ sys.path.insert(0, sys.argv[1])
 import numpy as np  # noqa: E402
 import arrayx  # noqa: E402
 
-arrayx.CRC32C_BACKEND = "numpy"
+arrayx.set_crc32c_backend("numpy")
 cases = json.load(sys.stdin)
 `
 
@@ -62,6 +62,21 @@ cases = json.load(sys.stdin)
 func runPython(t *testing.T, script string, in, out any) {
 	t.Helper()
 	testutil.RequirePython(t, "numpy", "msgpack")
+	cmd := pythonCmd(t, script, in)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("python: %v\n%s", err, stderr.String())
+	}
+	if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
+		t.Fatalf("python output %.500q: %v\nstderr: %s", stdout.String(), err, stderr.String())
+	}
+}
+
+// pythonCmd is the command that runs preamble+script with in as JSON on
+// stdin.
+func pythonCmd(t *testing.T, script string, in any) *exec.Cmd {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "script.py")
 	if err := os.WriteFile(path, []byte(preamble+script), 0o644); err != nil {
 		t.Fatal(err)
@@ -72,14 +87,7 @@ func runPython(t *testing.T, script string, in, out any) {
 	}
 	cmd := exec.Command(testutil.Python, "-B", "-I", path, moduleDir(t))
 	cmd.Stdin = bytes.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("python: %v\n%s", err, stderr.String())
-	}
-	if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
-		t.Fatalf("python output %.500q: %v\nstderr: %s", stdout.String(), err, stderr.String())
-	}
+	return cmd
 }
 
 // writeArray creates, fills and seals an array with the Go API and returns
@@ -620,8 +628,8 @@ func TestCRC32C(t *testing.T) {
 	script := `
 data = np.fromfile(cases["File"], dtype=np.uint8)
 bad = []
-for backend in sorted(arrayx._BACKENDS):  # numpy, and any CRC module
-    arrayx.CRC32C_BACKEND = backend
+for backend in sorted(arrayx._format._BACKENDS):  # numpy, and any CRC module
+    arrayx.set_crc32c_backend(backend)
     if arrayx.crc32c(b"123456789") != 0xE3069283:
         bad.append(f"{backend}: check value")
     for s, want in zip(cases["Slices"], cases["Want"]):
@@ -734,7 +742,7 @@ func nested(depth int) any {
 	return v
 }
 
-// TestMalformed feeds arrayx.py files edited or built byte by byte, one
+// TestMalformed feeds the Python reader files edited or built byte by byte, one
 // defect each, plus unusual but valid ones. Python must raise FormatError
 // (a ValueError) naming the problem, from open (verify=True) and
 // read_header alike, and accept exactly the files Go's reader accepts.
@@ -1036,7 +1044,7 @@ json.dump(fails, sys.stdout)
 	}
 }
 
-// TestCLI runs arrayx.py as a program on a good file, a corrupted one and
+// TestCLI runs python -m arrayx on a good file, a corrupted one and
 // one with a bad magic.
 func TestCLI(t *testing.T) {
 	testutil.RequirePython(t, "numpy", "msgpack")
@@ -1057,7 +1065,7 @@ func TestCLI(t *testing.T) {
 	if err := os.WriteFile(badMagic, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	script := filepath.Join(moduleDir(t), "arrayx.py")
+	pkg := moduleDir(t)
 	for _, c := range []struct {
 		args     []string
 		ok       bool
@@ -1070,16 +1078,17 @@ func TestCLI(t *testing.T) {
 		{[]string{corrupt, "--verify"}, false, []string{"arrayx: error: " + corrupt + ": checksum mismatch in block 0 of 1"}},
 		{[]string{badMagic}, false, []string{"bad magic"}},
 	} {
-		cmd := exec.Command(testutil.Python, append([]string{"-B", "-I", script}, c.args...)...)
+		cmd := exec.Command(testutil.Python, append([]string{"-B", "-m", "arrayx"}, c.args...)...)
+		cmd.Dir = pkg // -m finds the package in the working directory
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		err := cmd.Run()
 		if (err == nil) != c.ok {
-			t.Errorf("arrayx.py %v: %v, want success %v\n%s%s", c.args, err, c.ok, stdout.String(), stderr.String())
+			t.Errorf("python -m arrayx %v: %v, want success %v\n%s%s", c.args, err, c.ok, stdout.String(), stderr.String())
 		}
 		for _, want := range c.contains {
 			if !strings.Contains(stdout.String()+stderr.String(), want) {
-				t.Errorf("arrayx.py %v: output lacks %q:\n%s%s", c.args, want, stdout.String(), stderr.String())
+				t.Errorf("python -m arrayx %v: output lacks %q:\n%s%s", c.args, want, stdout.String(), stderr.String())
 			}
 		}
 	}

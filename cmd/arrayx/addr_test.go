@@ -57,9 +57,9 @@ func TestDialErrorUnknownHost(t *testing.T) {
 func TestAddrErrors(t *testing.T) {
 	local, remote := t.TempDir(), t.TempDir()
 	token := filepath.Join(t.TempDir(), "token")
-	os.WriteFile(token, []byte("addr-secret\n"), 0o600)
+	os.WriteFile(token, []byte("addr-secret-0123456789\n"), 0o600)
 	wrong := filepath.Join(t.TempDir(), "wrong")
-	os.WriteFile(wrong, []byte("not-the-secret\n"), 0o600)
+	os.WriteFile(wrong, []byte("not-the-secret-0123456789\n"), 0o600)
 	addr, stop := startServe(t, remote, "--token-file", token)
 	t.Cleanup(func() { stop() })
 	mustRun(t, remote, "create", "x", "--shape", "2")

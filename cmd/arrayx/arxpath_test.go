@@ -13,7 +13,7 @@ import (
 func TestArxPaths(t *testing.T) {
 	dir, work := t.TempDir(), t.TempDir()
 	token := filepath.Join(t.TempDir(), "token")
-	os.WriteFile(token, []byte("arx-secret\n"), 0o600)
+	os.WriteFile(token, []byte("arx-secret-0123456789\n"), 0o600)
 	remote := t.TempDir()
 	addr, stop := startServe(t, remote, "--token-file", token)
 	t.Cleanup(func() { stop() })

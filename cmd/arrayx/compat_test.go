@@ -78,7 +78,7 @@ func TestCompat(t *testing.T) {
 	newCLI := newCompatCLI(t)
 	clis := []*compatCLI{oldCLI, newCLI}
 	token := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(token, []byte("compat-s3cret\n"), 0o600); err != nil {
+	if err := os.WriteFile(token, []byte("compat-s3cret-0123456789\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 

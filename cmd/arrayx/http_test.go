@@ -22,18 +22,18 @@ import (
 // ranged) and with Python's urllib into numpy.frombuffer. The trace proves
 // the bodies left by sendfile(2).
 func TestServeHTTPRealClients(t *testing.T) {
-	testutil.RequireTool(t, "curl")
-	testutil.RequireTool(t, "strace")
+	testutil.NeedTool(t, "curl")
+	testutil.NeedTool(t, "strace")
 	testutil.RequirePython(t, "numpy")
 	dir := t.TempDir()
 	mustRun(t, dir, "create", "sim/temperature", "--dtype", "float64", "--shape", "300,400", "--fill", "arange")
 	mustRun(t, dir, "create", "counts", "--dtype", "int32", "--shape", "1000", "--order", "F", "--fill", "arange")
 	tokenFile := filepath.Join(t.TempDir(), "token")
-	os.WriteFile(tokenFile, []byte("s3cret\n"), 0o600)
+	os.WriteFile(tokenFile, []byte("s3cret-0123456789abcdef\n"), 0o600)
 	data := openArray(t, dir, "sim/temperature").Bytes()
 
 	base, stop := startTracedHTTP(t, dir, tokenFile)
-	auth := "Authorization: Bearer s3cret"
+	auth := "Authorization: Bearer s3cret-0123456789abcdef"
 
 	curl := func(args ...string) []byte {
 		t.Helper()
@@ -84,7 +84,7 @@ h, part = get("/v1/arrays/counts/data", "bytes=40-79")
 assert np.frombuffer(part, dtype="int32").tolist() == list(range(10, 20)), "range values differ"
 print(a.shape, a.dtype, a.sum(), c.sum())
 `
-	out, err := exec.Command(testutil.Python, "-c", script, base, "s3cret").CombinedOutput()
+	out, err := exec.Command(testutil.Python, "-c", script, base, "s3cret-0123456789abcdef").CombinedOutput()
 	if err != nil {
 		t.Fatalf("python: %v\n%s", err, out)
 	}

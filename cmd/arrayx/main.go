@@ -169,6 +169,9 @@ func runIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	if e.storeDir == "" {
 		return fail(e, usagef("--store: empty directory name"))
 	}
+	if w, ok := v.(interface{ setWarn(io.Writer) }); ok {
+		w.setWarn(e.stderr)
+	}
 	if err := v.run(ctx, e, fs.Args()); err != nil {
 		if ctx.Err() != nil {
 			return interrupted(e, rest[0], v, ctx)

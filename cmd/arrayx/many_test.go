@@ -13,7 +13,7 @@ import (
 func TestPushPullMany(t *testing.T) {
 	local, remote, back := t.TempDir(), t.TempDir(), t.TempDir()
 	token := filepath.Join(t.TempDir(), "token")
-	os.WriteFile(token, []byte("many-secret\n"), 0o600)
+	os.WriteFile(token, []byte("many-secret-0123456789\n"), 0o600)
 	addr, stop := startServe(t, remote, "--token-file", token)
 	t.Cleanup(func() { stop() })
 	for i, n := range []string{"sim/a", "sim/b", "simple", "other"} {

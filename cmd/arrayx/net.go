@@ -3,8 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"io"
 	"os"
+	"runtime"
 
 	"github.com/arrayx/arrayx/mmapstore"
 	"github.com/arrayx/arrayx/netlink"
@@ -16,10 +20,46 @@ type netFlags struct {
 	tokenFile string
 	sync      bool
 	streams   int
+	tls       bool
+	tlsCA     string
+	tlsName   string
+	warnTo    io.Writer // where warnings go (stderr), once the verb runs
 }
 
 func (n *netFlags) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&n.tokenFile, "token-file", "", "file holding the shared secret token (surrounding whitespace ignored)")
+	fs.BoolVar(&n.tls, "tls", false, "speak TLS to the server, trusting the system's certificate authorities")
+	fs.StringVar(&n.tlsCA, "tls-ca", "", "speak TLS to the server, trusting the certificate authorities in this PEM file")
+	fs.StringVar(&n.tlsName, "tls-server-name", "", "the name the server's certificate must carry (default: the address's host)")
+}
+
+// setWarn is called with the verb's stderr before it runs.
+func (n *netFlags) setWarn(w io.Writer) { n.warnTo = w }
+
+func (n *netFlags) warn(format string, args ...any) {
+	if n.warnTo != nil {
+		fmt.Fprintf(n.warnTo, "arrayx: warning: "+format+"\n", args...)
+	}
+}
+
+// tlsConfig is the client TLS configuration the flags ask for, or nil for
+// plaintext.
+func (n *netFlags) tlsConfig() (*tls.Config, error) {
+	if !n.tls && n.tlsCA == "" && n.tlsName == "" {
+		return nil, nil
+	}
+	cfg := &tls.Config{ServerName: n.tlsName}
+	if n.tlsCA != "" {
+		pem, err := os.ReadFile(n.tlsCA)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-ca: %w", err)
+		}
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, usagef("--tls-ca %s holds no PEM certificate", n.tlsCA)
+		}
+	}
+	return cfg, nil
 }
 
 // addSyncFlag is for the verbs that receive arrays.
@@ -53,8 +93,18 @@ func (n *netFlags) token() ([]byte, error) {
 	if len(b) == 0 {
 		return nil, usagef("--token-file %s is empty", n.tokenFile)
 	}
+	if fi, err := os.Stat(n.tokenFile); err == nil && fi.Mode().Perm()&0o077 != 0 && runtime.GOOS != "windows" {
+		n.warn("token file %s is readable by others than its owner (mode %v): chmod 600 %s", n.tokenFile, fi.Mode().Perm(), n.tokenFile)
+	}
+	if len(b) < minTokenBytes {
+		n.warn("the token in %s has %d bytes; use at least %d, e.g. head -c 32 /dev/urandom | base64 > %s", n.tokenFile, len(b), minTokenBytes, n.tokenFile)
+	}
 	return b, nil
 }
+
+// minTokenBytes is the shortest token that draws no warning: 16 random
+// bytes make guessing it hopeless.
+const minTokenBytes = 16
 
 // dial connects to addr with the token and a progress bar over total bytes.
 func (n *netFlags) dial(ctx context.Context, e *env, addr, desc string, total int64) (*netlink.Client, *progress, error) {
@@ -80,9 +130,16 @@ func (n *netFlags) dialWith(ctx context.Context, addr string, fn func(int64)) (*
 	if err != nil {
 		return nil, err
 	}
-	cl, err := netlink.Dial(ctx, target, &netlink.DialOptions{Token: tok, Progress: fn, Sync: n.syncMode(), Streams: n.streams})
+	tc, err := n.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	cl, err := netlink.Dial(ctx, target, &netlink.DialOptions{Token: tok, Progress: fn, Sync: n.syncMode(), Streams: n.streams, TLS: tc})
 	if err != nil {
 		return nil, dialError(addr, n.tokenFile, err)
+	}
+	if cl.TokenUnused() {
+		n.warn("the server at %s asks for no token (yours was not sent): anyone who reaches it can use it", addr)
 	}
 	return cl, nil
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/arrayx/arrayx/internal/testutil"
 )
 
 // startServe runs `arrayx serve` in-process on a free port and returns its
@@ -19,12 +21,17 @@ import (
 // exit code.
 func startServe(t *testing.T, store string, extra ...string) (string, func() int) {
 	t.Helper()
+	return startServeLog(t, store, &testutil.Buffer{}, extra...)
+}
+
+// startServeLog is startServe with serve's stderr going to stderr.
+func startServeLog(t *testing.T, store string, stderr *testutil.Buffer, extra ...string) (string, func() int) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	var stderr bytes.Buffer
 	code := make(chan int, 1)
 	go func() {
-		code <- run(ctx, append([]string{"--store", store, "serve", "--listen", "127.0.0.1:0"}, extra...), pw, &stderr)
+		code <- run(ctx, append([]string{"--store", store, "serve", "--listen", "127.0.0.1:0"}, extra...), pw, stderr)
 		pw.Close()
 	}()
 	line, err := bufio.NewReader(pr).ReadString('\n')
@@ -52,7 +59,7 @@ func startServe(t *testing.T, store string, extra ...string) (string, func() int
 func TestServePushPullLs(t *testing.T) {
 	local, remote := t.TempDir(), t.TempDir()
 	token := filepath.Join(t.TempDir(), "token")
-	os.WriteFile(token, []byte("s3cret\n"), 0o600)
+	os.WriteFile(token, []byte("s3cret-0123456789abcdef\n"), 0o600)
 	addr, stop := startServe(t, remote, "--token-file", token)
 
 	mustRun(t, local, "create", "a/x", "--dtype", "int32", "--shape", "300,500", "--fill", "arange")

@@ -13,7 +13,7 @@ import (
 func TestQuiet(t *testing.T) {
 	dir, work := t.TempDir(), t.TempDir()
 	token := filepath.Join(t.TempDir(), "token")
-	os.WriteFile(token, []byte("quiet-secret\n"), 0o600)
+	os.WriteFile(token, []byte("quiet-secret-0123456789\n"), 0o600)
 	addr, stop := startServe(t, t.TempDir(), "--token-file", token)
 	t.Cleanup(func() { stop() })
 	npy := filepath.Join(work, "x.npy")

@@ -17,7 +17,7 @@ import (
 func TestRemoteAdmin(t *testing.T) {
 	local, remote := t.TempDir(), t.TempDir()
 	token := filepath.Join(t.TempDir(), "token")
-	os.WriteFile(token, []byte("admin-secret\n"), 0o600)
+	os.WriteFile(token, []byte("admin-secret-0123456789\n"), 0o600)
 	addr, stop := startServe(t, remote, "--token-file", token)
 	t.Cleanup(func() { stop() })
 	for _, n := range []string{"m", "sim/1", "sim/2", "simple"} {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,11 +29,13 @@ type serveCmd struct {
 	partials  time.Duration
 	noRelay   bool
 	maxChain  int
+	tlsCert   string
+	tlsKey    string
 	netFlags
 }
 
 func (c *serveCmd) usage() (string, string) {
-	return "[--listen 127.0.0.1:7070] [--http 127.0.0.1:8080] [--read-only] [--token-file F] [--max-bytes N] [--max-conns N] [--no-relay] [--sync]",
+	return "[--listen 127.0.0.1:7070] [--http 127.0.0.1:8080] [--read-only] [--token-file F] [--tls-cert F --tls-key F] [--max-bytes N] [--max-conns N] [--no-relay] [--sync]",
 		"serve the store to push, pull and ls --remote, and read-only over HTTP (SIGINT/SIGTERM stop it gracefully)"
 }
 
@@ -49,8 +52,70 @@ func (c *serveCmd) addFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.grace, "grace", 30*time.Second, "on SIGINT/SIGTERM, how long transfers in progress may take to finish")
 	fs.DurationVar(&c.partials, "partial-max-age", netlink.DefaultPartialMaxAge,
 		"at start, remove interrupted transfers' partial files older than this (negative: keep them all; 0: 24h)")
-	c.netFlags.addFlags(fs)
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "serve over TLS with this PEM certificate (chain), binary and HTTP; needs --tls-key")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "the PEM private key of --tls-cert")
+	c.netFlags.addFlags(fs) // their --tls flags are for dialling the next hosts of a relay
 	c.netFlags.addSyncFlag(fs)
+}
+
+// serverTLS loads --tls-cert and --tls-key; nil without them. A TLS server
+// relays over TLS too, trusting --tls-ca (or the system's authorities).
+func (c *serveCmd) serverTLS(cfg *netlink.Config) error {
+	if c.tlsCert == "" && c.tlsKey == "" {
+		return nil
+	}
+	if c.tlsCert == "" || c.tlsKey == "" {
+		return usagef("--tls-cert and --tls-key go together")
+	}
+	pair, err := tls.LoadX509KeyPair(c.tlsCert, c.tlsKey)
+	if err != nil {
+		return fmt.Errorf("--tls-cert %s, --tls-key %s: %w", c.tlsCert, c.tlsKey, err)
+	}
+	cfg.TLS = &tls.Config{Certificates: []tls.Certificate{pair}}
+	if cfg.RelayTLS, err = c.tlsConfig(); err != nil {
+		return err
+	}
+	if cfg.RelayTLS == nil {
+		cfg.RelayTLS = &tls.Config{}
+	}
+	return nil
+}
+
+// exposed reports a TCP listening address that other hosts may reach: not
+// a loopback address, nor a Unix socket.
+func exposed(addr string) bool {
+	if strings.HasPrefix(addr, "unix:") {
+		return false
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return true
+	}
+	if host == "localhost" {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || !ip.IsLoopback()
+}
+
+// warnExposed says what an operator would want to know before other hosts
+// can reach the server.
+func (c *serveCmd) warnExposed(cfg *netlink.Config) {
+	for _, addr := range []string{c.listen, c.http} {
+		if addr == "" || !exposed(addr) {
+			continue
+		}
+		if len(cfg.Token) == 0 {
+			what := "read and write the store"
+			if c.readOnly || addr == c.http {
+				what = "read the store"
+			}
+			c.warn("serving on %s without a token: anyone who can reach it can %s (--token-file)", addr, what)
+		}
+		if cfg.TLS == nil {
+			c.warn("serving on %s without TLS: arrays and requests cross the network unencrypted (--tls-cert, --tls-key)", addr)
+		}
+	}
 }
 
 func (c *serveCmd) run(ctx context.Context, e *env, args []string) error {
@@ -88,6 +153,10 @@ func (c *serveCmd) run(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	cfg.Token = tok
+	if err := c.serverTLS(&cfg); err != nil {
+		return err
+	}
+	c.warnExposed(&cfg)
 	st, err := e.openStore()
 	if err != nil {
 		return err
@@ -114,13 +183,17 @@ func (c *serveCmd) run(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		servers = append(servers, server{netlink.NewHTTPServer(st, cfg), l})
-		fmt.Fprintf(e.stdout, "serving %s over HTTP on http://%s/v1/arrays\n", st.Dir(), l.Addr())
+		scheme := "http"
+		if cfg.TLS != nil {
+			scheme = "https"
+		}
+		fmt.Fprintf(e.stdout, "serving %s over HTTP on %s://%s/v1/arrays\n", st.Dir(), scheme, l.Addr())
 	}
 	if len(servers) == 0 {
 		return usagef("--listen \"\" and no --http: nothing to serve")
 	}
 	cfg.Logger.Info("serving", "store", st.Dir(), "listen", c.listen, "http", c.http, "read_only", c.readOnly,
-		"auth", len(tok) > 0, "relay", len(tok) > 0 && !c.noRelay)
+		"auth", len(tok) > 0, "tls", cfg.TLS != nil, "relay", len(tok) > 0 && !c.noRelay)
 	errc := make(chan error, len(servers))
 	for _, s := range servers {
 		go func() { errc <- s.Serve(s.l) }()

@@ -22,13 +22,14 @@ type syncCmd struct {
 	json             bool
 	watch            bool
 	debounce         time.Duration
+	poll             time.Duration
 	metrics          string
 	transfers        int
 	netFlags
 }
 
 func (c *syncCmd) usage() (string, string) {
-	return "SRC DST [--include GLOB] [--exclude GLOB] [--delete] [--dry-run] [--json] [--watch [--metrics ADDR]] [--transfers N] [--token-file F] [--streams N]",
+	return "SRC DST [--include GLOB] [--exclude GLOB] [--delete] [--dry-run] [--json] [--watch [--poll D] [--metrics ADDR]] [--transfers N] [--token-file F] [--streams N]",
 		"make DST hold exactly SRC's arrays: a store directory and a server (HOST:PORT[/PREFIX]), either way; " +
 			"unchanged arrays cost their headers, changed ones their changed blocks"
 }
@@ -40,8 +41,9 @@ func (c *syncCmd) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&c.dryRun, "dry-run", false, "say what would move and how many bytes, moving nothing")
 	fs.BoolVar(&c.json, "json", false, "print the report as JSON")
 	fs.IntVar(&c.transfers, "transfers", netlink.DefaultSyncTransfers, "large arrays sent at once, each on a connection of its own (small ones stream on one)")
-	fs.BoolVar(&c.watch, "watch", false, "after the sync, keep DST following SRC (a store pushed to a server) until interrupted")
-	fs.DurationVar(&c.debounce, "debounce", 200*time.Millisecond, "with --watch: gather changes this long before syncing them")
+	fs.BoolVar(&c.watch, "watch", false, "after the sync, keep DST following SRC until interrupted")
+	fs.DurationVar(&c.debounce, "debounce", 200*time.Millisecond, "with --watch from a store: gather changes this long before syncing them")
+	fs.DurationVar(&c.poll, "poll", netlink.DefaultSyncPoll, "with --watch from a server: list it this often")
 	fs.StringVar(&c.metrics, "metrics", "", "with --watch: serve Prometheus metrics at http://ADDR/metrics")
 	c.netFlags.addFlags(fs)
 	c.netFlags.addStreamsFlag(fs)
@@ -73,8 +75,11 @@ func (c *syncCmd) run(ctx context.Context, e *env, args []string) error {
 		return usagef("one of SRC and DST must be a server (HOST:PORT[/PREFIX]) and the other a store directory")
 	}
 	push := dst.addr != ""
-	if c.watch && (!push || c.dryRun || c.json) {
-		return usagef("--watch follows a store directory into a server, without --dry-run or --json")
+	if c.watch && (c.dryRun || c.json) {
+		return usagef("--watch goes without --dry-run and --json")
+	}
+	if c.watch && c.poll <= 0 {
+		return usagef("--poll %v: want a positive duration", c.poll)
 	}
 	if c.metrics != "" && !c.watch {
 		return usagef("--metrics goes with --watch")
@@ -111,7 +116,7 @@ func (c *syncCmd) run(ctx context.Context, e *env, args []string) error {
 	}
 	defer cl.Close()
 	if c.watch {
-		return c.runWatch(ctx, e, cl, st, o, args)
+		return c.runWatch(ctx, e, cl, st, o, push, args)
 	}
 	do := func(o netlink.SyncOptions) (netlink.SyncReport, error) {
 		if push {
@@ -176,9 +181,11 @@ func (c *syncCmd) print(e *env, r netlink.SyncReport, args []string) error {
 	return nil
 }
 
-// runWatch syncs, then follows the store until interrupted, printing every
-// round and keeping the metrics.
-func (c *syncCmd) runWatch(ctx context.Context, e *env, cl *netlink.Client, st *mmapstore.Store, o netlink.SyncOptions, args []string) error {
+// runWatch syncs, then follows the source until interrupted (a store by
+// inotify, a server by listing it every --poll), printing every round and
+// keeping the metrics.
+func (c *syncCmd) runWatch(ctx context.Context, e *env, cl *netlink.Client, st *mmapstore.Store, o netlink.SyncOptions,
+	push bool, args []string) error {
 	m := newSyncMetrics()
 	if c.metrics != "" {
 		stop, err := m.serve(c.metrics)
@@ -188,13 +195,25 @@ func (c *syncCmd) runWatch(ctx context.Context, e *env, cl *netlink.Client, st *
 		defer stop()
 		fmt.Fprintf(e.stdout, "metrics on http://%s/metrics\n", c.metrics)
 	}
-	err := cl.SyncWatch(ctx, st, &o, c.debounce, func(r netlink.SyncReport, err error) {
-		m.record(st, o.SrcPrefix, r, err)
-		c.print(e, r, args)
+	round := func(r netlink.SyncReport, err error) {
+		if push {
+			m.record(st, o.SrcPrefix, r, err)
+		} else {
+			m.record(nil, "", r, err) // the server's seal times are unknown here: no lag
+		}
+		if push || len(r.Items) > 0 || err != nil { // a quiet poll says nothing
+			c.print(e, r, args)
+		}
 		if err != nil {
 			fmt.Fprintf(e.stderr, "sync: %v (trying again)\n", err)
 		}
-	})
+	}
+	var err error
+	if push {
+		err = cl.SyncWatch(ctx, st, &o, c.debounce, round)
+	} else {
+		err = cl.SyncFollow(ctx, st, &o, c.poll, round)
+	}
 	if ctx.Err() != nil {
 		return nil // interrupted: the way a watch ends
 	}

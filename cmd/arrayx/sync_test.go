@@ -118,16 +118,7 @@ func TestSyncWatch(t *testing.T) {
 		code <- run(ctx, []string{"sync", local, addr, "--watch", "--debounce", "20ms", "--metrics", metrics}, pw, &stderr)
 		pw.Close()
 	}()
-	lines := bufio.NewScanner(pr)
-	expect := func(what string, re *regexp.Regexp) {
-		t.Helper()
-		for lines.Scan() {
-			if re.MatchString(lines.Text()) {
-				return
-			}
-		}
-		t.Fatalf("%s: no line matching %s (stderr %s)", what, re, stderr.String())
-	}
+	expect := expectLines(t, pr, &stderr)
 	expect("the metrics address", regexp.MustCompile(`^metrics on http://`+regexp.QuoteMeta(metrics)+`/metrics$`))
 	expect("the catch-up", regexp.MustCompile(`^synced .*: 1 checked, 0 identical, 1 sent whole`))
 	mustRun(t, local, "create", "b", "--dtype", "int32", "--shape", "10", "--fill", "arange")
@@ -181,5 +172,51 @@ func TestSyncWatch(t *testing.T) {
 	}
 	if names := mustRun(t, remote, "ls"); !strings.Contains(names, "a") || !strings.Contains(names, "b") {
 		t.Fatalf("the server holds %q", names)
+	}
+}
+
+// TestSyncWatchPull keeps a store following a server with sync --watch
+// from the server's side: the catch-up, then an array created on the
+// server arrives within a few polls, and an interrupt ends it with 0.
+func TestSyncWatchPull(t *testing.T) {
+	local, remote := t.TempDir(), t.TempDir()
+	addr, stop := startServe(t, remote)
+	defer stop()
+	mustRun(t, remote, "create", "a", "--dtype", "float64", "--shape", "1000", "--fill", "random")
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	var stderr testutil.Buffer
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, []string{"sync", addr, local, "--watch", "--poll", "20ms"}, pw, &stderr)
+		pw.Close()
+	}()
+	expect := expectLines(t, pr, &stderr)
+	expect("the catch-up", regexp.MustCompile(`^synced .*: 1 checked, 0 identical, 1 sent whole`))
+	mustRun(t, remote, "create", "b", "--dtype", "int32", "--shape", "10", "--fill", "arange")
+	expect("the new array", regexp.MustCompile(`^whole b: 40 of 40 bytes$`))
+	go io.Copy(io.Discard, pr)
+	cancel()
+	if c := <-code; c != 0 {
+		t.Fatalf("an interrupted watch exited %d: %s", c, stderr.String())
+	}
+	want, _ := os.ReadFile(filepath.Join(remote, "b.arx"))
+	if got, err := os.ReadFile(filepath.Join(local, "b.arx")); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("the followed copy of b: %v, equal %v", err, bytes.Equal(got, want))
+	}
+}
+
+// expectLines returns a function that reads r's lines until one matches re,
+// failing the test (with stderr) if none does.
+func expectLines(t *testing.T, r io.Reader, stderr *testutil.Buffer) func(what string, re *regexp.Regexp) {
+	lines := bufio.NewScanner(r)
+	return func(what string, re *regexp.Regexp) {
+		t.Helper()
+		for lines.Scan() {
+			if re.MatchString(lines.Text()) {
+				return
+			}
+		}
+		t.Fatalf("%s: no line matching %s (stderr %s)", what, re, stderr.String())
 	}
 }

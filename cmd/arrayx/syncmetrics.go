@@ -67,7 +67,7 @@ func (m *syncMetrics) record(st *mmapstore.Store, prefix string, r netlink.SyncR
 		m.arrays.WithLabelValues(it.Action).Inc()
 		m.bytes.Add(float64(it.Bytes))
 		m.reused.Add(float64(it.Reused))
-		if it.Action == netlink.SyncDelete {
+		if it.Action == netlink.SyncDelete || st == nil {
 			continue
 		}
 		if path, perr := st.Path(normPrefixName(prefix) + it.Name); perr == nil {

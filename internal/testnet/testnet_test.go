@@ -332,11 +332,14 @@ func TestEveryPairConnects(t *testing.T) {
 	}
 }
 
+// ipTool is ip's path, in sbin too, where root's PATH may not reach.
+func ipTool(t *testing.T) string { return testutil.NeedTool(t, "ip") }
+
 // ourNamespaces returns the namespaces ip netns lists that this process
 // made.
 func ourNamespaces(t *testing.T) []string {
 	t.Helper()
-	out, err := exec.Command("ip", "netns", "list").CombinedOutput()
+	out, err := exec.Command(ipTool(t), "netns", "list").CombinedOutput()
 	if err != nil {
 		t.Fatalf("ip netns list: %v: %s", err, out)
 	}
@@ -370,7 +373,7 @@ func TestCloseRemovesEverything(t *testing.T) {
 	opts := Options{Hosts: 3, Rate: "1gbit", Delay: 5 * time.Millisecond}
 	Need(t, opts)
 	rootVeths := func() string {
-		out, err := exec.Command("ip", "-o", "link", "show", "type", "veth").CombinedOutput()
+		out, err := exec.Command(ipTool(t), "-o", "link", "show", "type", "veth").CombinedOutput()
 		if err != nil {
 			t.Fatalf("ip link: %v: %s", err, out)
 		}

@@ -71,6 +71,7 @@ func XFS(t testing.TB) string {
 	t.Helper()
 	NeedRoot(t, "mounting an XFS image")
 	mkfs := NeedTool(t, "mkfs.xfs")
+	mount := NeedTool(t, "mount")
 	img := filepath.Join(t.TempDir(), "xfs.img")
 	if err := os.WriteFile(img, nil, 0o600); err != nil {
 		t.Fatal(err)
@@ -82,7 +83,7 @@ func XFS(t testing.TB) string {
 		t.Fatalf("mkfs.xfs: %v: %s", err, out)
 	}
 	mnt := mountPoint(t)
-	if out, err := exec.Command("mount", "-o", "loop", img, mnt).CombinedOutput(); err != nil {
+	if out, err := exec.Command(mount, "-o", "loop", img, mnt).CombinedOutput(); err != nil {
 		t.Fatalf("mount -o loop %s: %v: %s", img, err, out)
 	}
 	unmountAtCleanup(t, mnt) // the loop device is set to clear itself on the last unmount

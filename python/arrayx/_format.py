@@ -81,24 +81,21 @@ preview of the values; exit status 1 (and a one-line message) on a format,
 checksum or file error.
 """
 
-import argparse
 import collections
 import functools
 import io
-import json
 import os
 import stat
 import struct
-import sys
-import time
 
 import msgpack
 import numpy as np
 
 __all__ = [
-    "ArrayFile", "ChecksumError", "CRC32C_BACKEND", "DEFAULT_MAX_HEADER",
+    "ArrayFile", "ChecksumError", "DEFAULT_MAX_HEADER",
     "DTYPES", "FormatError", "bfloat16_to_float32", "block_crc32c",
-    "crc32c", "open", "read_header", "verify",
+    "crc32c", "crc32c_backend", "open", "read_header", "set_crc32c_backend",
+    "verify",
 ]
 
 MAGIC = b"\x89ARX\r\n\x1a\n"
@@ -528,27 +525,35 @@ def _validate(h, hlen, name):
 def open(path, verify=False, *, max_header=DEFAULT_MAX_HEADER):
     """Open an ARRAYX file: return ArrayFile(array, header).
 
-    The array is a read-only numpy.memmap of the data (a read-only empty
-    ndarray when nbytes is 0); see the module docstring. With verify=True
-    every block's CRC-32C is checked first (reading all the data), raising
-    ChecksumError on a mismatch. max_header is the limit on the header
-    length H (FORMAT.md's default, 1 MiB).
+    path is a path or a binary file object with a descriptor (which stays
+    the caller's to close; the mapping outlives it). The array is a
+    read-only numpy.memmap of the data (a read-only empty ndarray when
+    nbytes is 0); see the module docstring. With verify=True every block's
+    CRC-32C is checked first (reading all the data), raising ChecksumError
+    on a mismatch. max_header is the limit on the header length H
+    (FORMAT.md's default, 1 MiB).
     """
-    name = os.fsdecode(path)
+    if hasattr(path, "read"):
+        return _open_from(path, str(getattr(path, "name", "<file>")),
+                          verify, max_header)
     with _open_file(path) as f:
-        h = _read_header(f, name, max_header, False)
-        dtype = np.dtype(DTYPES[h["dtype"]][0])
-        try:
-            if h["nbytes"] == 0:
-                arr = np.empty(h["shape"], dtype=dtype, order=h["order"])
-                arr.flags.writeable = False
-            else:
-                arr = np.memmap(f, dtype=dtype, mode="r",
-                                offset=h["data_offset"], shape=h["shape"],
-                                order=h["order"])
-        except (ValueError, OverflowError, MemoryError) as e:
-            raise _fail(name, f"cannot map {h['nbytes']} bytes of shape "
-                              f"{h['shape']}: {e}") from None
+        return _open_from(f, os.fsdecode(path), verify, max_header)
+
+
+def _open_from(f, name, verify, max_header):
+    h = _read_header(f, name, max_header, False)
+    dtype = np.dtype(DTYPES[h["dtype"]][0])
+    try:
+        if h["nbytes"] == 0:
+            arr = np.empty(h["shape"], dtype=dtype, order=h["order"])
+            arr.flags.writeable = False
+        else:
+            arr = np.memmap(f, dtype=dtype, mode="r",
+                            offset=h["data_offset"], shape=h["shape"],
+                            order=h["order"])
+    except (ValueError, OverflowError, MemoryError) as e:
+        raise _fail(name, f"cannot map {h['nbytes']} bytes of shape "
+                          f"{h['shape']}: {e}") from None
     if verify:
         _verify(arr, h, name)
     return ArrayFile(arr, h)
@@ -824,6 +829,22 @@ CRC32C_BACKEND = next((b for b in ("google_crc32c", "crc32c")
                        if b in _BACKENDS), "numpy")
 
 
+def set_crc32c_backend(name):
+    """Choose how CRC-32C is computed: "crc32c" or "google_crc32c" (C
+    modules, when installed) or "numpy" (always there, slower). The default
+    is the fastest available."""
+    global CRC32C_BACKEND
+    if name not in _BACKENDS:
+        raise ValueError(f"CRC-32C backend {name!r} is not available; "
+                         f"have {sorted(_BACKENDS)}")
+    CRC32C_BACKEND = name
+
+
+def crc32c_backend():
+    """The CRC-32C backend in use (see set_crc32c_backend)."""
+    return CRC32C_BACKEND
+
+
 def _backend():
     if CRC32C_BACKEND not in _BACKENDS:
         raise ValueError(f"CRC32C_BACKEND {CRC32C_BACKEND!r} is not "
@@ -854,75 +875,3 @@ def block_crc32c(data, block_size):
     return np.array([fn(view[i:i + block_size], 0)
                      for i in range(0, buf.size, block_size)],
                     dtype=np.uint32)
-
-
-# ---------------------------------------------------------------------------
-# Command line.
-
-def _json_default(v):
-    if isinstance(v, bytes):
-        return {"binary": v.hex()}
-    return repr(v)
-
-
-def _preview(arr, h):
-    if h["dtype"] == "bfloat16":
-        if arr.size > 1 << 20:
-            return "(bfloat16, not shown: too large to widen for a preview)"
-        arr = bfloat16_to_float32(arr)
-    return np.array2string(np.asarray(arr), threshold=40, edgeitems=3)
-
-
-def main(argv=None):
-    """Print an ARRAYX file's header and a preview of its values."""
-    p = argparse.ArgumentParser(
-        prog="arrayx.py", description="Show an ARRAYX v1 file (header, "
-        "values) after checking it; --verify also checks every CRC-32C.")
-    p.add_argument("file")
-    p.add_argument("--verify", action="store_true",
-                   help="check every data block's CRC-32C")
-    p.add_argument("--max-header", type=int, default=DEFAULT_MAX_HEADER,
-                   metavar="BYTES", help="limit on the header length "
-                   "(default %(default)s)")
-    args = p.parse_args(argv)
-    try:
-        arr, h = open(args.file, max_header=args.max_header)
-        if args.verify:
-            t0 = time.perf_counter()
-            verify(arr, h)
-            secs = time.perf_counter() - t0
-    except (FormatError, OSError) as e:
-        msg = str(e).replace("<array>", args.file)
-        print(f"arrayx: error: {msg}", file=sys.stderr)
-        return 1
-    nblocks = len(h["crc32c"]) // 4
-    blocks = f"{nblocks} block{'s' * (nblocks != 1)}"
-    np_type = arr.dtype.str
-    if h["dtype"] == "bfloat16":
-        np_type += ", raw bits"
-    lines = [
-        ("file", args.file),
-        ("dtype", f"{h['dtype']} (numpy {np_type})"),
-        ("shape", str(h["shape"])),
-        ("order", h["order"]),
-        ("nbytes", str(h["nbytes"])),
-        ("data_offset", str(h["data_offset"])),
-        ("block_size", f"{h['block_size']} ({blocks})"),
-        ("sealed", str(h["sealed"])),
-        ("attrs", json.dumps(h["attrs"], default=_json_default,
-                             sort_keys=False)),
-    ]
-    if args.verify:
-        rate = ""
-        if h["nbytes"] >= 1 << 20 and secs > 0:
-            rate = f", {h['nbytes'] / secs / 1e6:.0f} MB/s"
-        lines.append(("verify", f"ok, {blocks} checked in {secs:.3f} s"
-                                f"{rate} (CRC-32C by {CRC32C_BACKEND})"))
-    for key, value in lines:
-        print(f"{key + ':':13}{value}")
-    print(_preview(arr, h))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,7 @@
+"""python -m arrayx: show, list and verify arrays (see main)."""
+
+import sys
+
+from ._cli import main
+
+sys.exit(main())
