@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
+
+	"github.com/arrayx/arrayx/mmapstore"
 )
 
 // eachName runs fn on every name, like rm(1): one that fails does not stop
@@ -33,4 +36,19 @@ func eachName(ctx context.Context, names []string, done string, fn func(name str
 		return fmt.Errorf("%d of %d arrays not %s, the first: %w", failed, len(names), done, firstErr)
 	}
 	return nil
+}
+
+// withPrefix lists the store's arrays whose names start with prefix.
+func withPrefix(st *mmapstore.Store, prefix string) ([]string, error) {
+	all, err := st.List()
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, n := range all {
+		if strings.HasPrefix(n, prefix) {
+			names = append(names, n)
+		}
+	}
+	return names, nil
 }

@@ -136,15 +136,9 @@ func (e *env) prefixed(prefix string) ([]string, error) {
 		return nil, err
 	}
 	defer st.Close()
-	all, err := st.List()
+	names, err := withPrefix(st, prefix)
 	if err != nil {
 		return nil, err
-	}
-	var names []string
-	for _, n := range all {
-		if strings.HasPrefix(n, prefix) {
-			names = append(names, n)
-		}
 	}
 	if len(names) == 0 {
 		return nil, fmt.Errorf("no array name starts with %q in store %s", prefix, st.Dir())

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/spf13/pflag"
 )
@@ -72,16 +71,7 @@ func (c *rmCmd) run(ctx context.Context, e *env, args []string) error {
 		}
 		defer st.Close()
 		r = remover{
-			list: func(p string) ([]string, error) {
-				all, err := st.List()
-				var names []string
-				for _, n := range all {
-					if strings.HasPrefix(n, p) {
-						names = append(names, n)
-					}
-				}
-				return names, err
-			},
+			list:   func(p string) ([]string, error) { return withPrefix(st, p) },
 			remove: func(n string) error { return arrayError(st, n, st.Remove(n)) },
 			where:  "in store " + st.Dir(),
 		}
