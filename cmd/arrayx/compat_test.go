@@ -321,12 +321,12 @@ func compatNetwork(t *testing.T, server, client *compatCLI, clis []*compatCLI, t
 			npy := filepath.Join(work, edit.name+".npy")
 			compatWriteNpy(t, npy, "<f8", m.Shape, data)
 			client.must(t, cdir, "import", npy, local)
-			out := client.must(t, cdir, "push", local, srv.addr, "--as", remote, "--token-file", token)
+			out := client.must(t, cdir, append([]string{"push", local, srv.addr, "--as", remote, "--token-file", token}, client.force()...)...)
 			checkCompatSummary(t, out, "pushed", local, srv.addr, remote, -1, -1)
 			t.Logf("%s", out)
 			compatSameFile(t, compatPath(sdir, remote), compatPath(cdir, local))
 			checkCompatVerify(t, server, sdir, remote, m)
-			out = client.must(t, cdir, "pull", srv.addr, remote, "--as", back, "--token-file", token)
+			out = client.must(t, cdir, append([]string{"pull", srv.addr, remote, "--as", back, "--token-file", token}, client.force()...)...)
 			checkCompatSummary(t, out, "pulled", remote, srv.addr, back, -1, -1)
 			t.Logf("%s", out)
 			compatSameFile(t, compatPath(cdir, back), compatPath(cdir, local))
@@ -529,6 +529,15 @@ type compatCLI struct {
 	name string // "old" or "new"
 	path string
 	env  []string // added to the environment
+}
+
+// force is the flag that lets push and pull replace an array: the old CLI
+// replaced without one, and does not know it.
+func (c *compatCLI) force() []string {
+	if c.name == "old" {
+		return nil
+	}
+	return []string{"--force"}
 }
 
 // run runs the command with --store dir before args.

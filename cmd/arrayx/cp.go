@@ -49,7 +49,7 @@ func (c *cpCmd) run(ctx context.Context, e *env, args []string) error {
 	var a *mmapstore.Array
 	var err error
 	if isFilePath(src) {
-		a, err = mmapstore.Open(src, nil)
+		a, err = openFile(src)
 	} else {
 		a, err = e.openArray([]string{src})
 	}
@@ -67,6 +67,7 @@ func (c *cpCmd) run(ctx context.Context, e *env, args []string) error {
 	where := dst
 	if isFilePath(dst) {
 		b, st, err = mmapstore.CopyTo(a, dst, opts)
+		err = writeFileError(dst, err)
 	} else {
 		dir := c.to
 		if dir == "" {
@@ -85,6 +86,6 @@ func (c *cpCmd) run(ctx context.Context, e *env, args []string) error {
 	}
 	b.Close()
 	secs := st.Duration.Seconds()
-	_, err = fmt.Fprintf(e.stdout, "copied %s to %s: %d bytes in %.3f s, %s, verified\n", src, where, st.Bytes, secs, st.Method)
+	_, err = fmt.Fprintf(e.status(), "copied %s to %s: %d bytes in %.3f s, %s, verified\n", src, where, st.Bytes, secs, st.Method)
 	return err
 }

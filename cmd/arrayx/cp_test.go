@@ -45,7 +45,7 @@ func TestCp(t *testing.T) {
 		{[]string{"cp", "nope", "y"}, 1, `no array "nope"`},
 		{[]string{"cp", "a/x", "../y"}, 2, "invalid array name"},
 		{[]string{"cp", "a/x", file, "--to", other}, 2, "--to names a store"},
-		{[]string{"cp", filepath.Join(dir, "missing.arx"), "y"}, 1, "no such file"},
+		{[]string{"cp", filepath.Join(dir, "missing.arx"), "y"}, 1, "no array file " + filepath.Join(dir, "missing.arx")},
 	} {
 		r := arrayxRun(t, dir, tc.args...)
 		if r.code != tc.code || !strings.Contains(r.stderr, tc.msg) {

@@ -18,13 +18,14 @@ type createCmd struct {
 	shape string
 	order string
 	fill  string
-	seed  uint64
+	seed  decimalUint64
 	attrs []string
+	forceFlag
 }
 
 func (c *createCmd) usage() (string, string) {
-	return "NAME --shape D1,D2,... [--dtype T] [--order C|F] [--fill zeros|ones|arange|random] [--seed N] [--attr key=value ...]",
-		"create, fill and seal an array"
+	return "NAME --shape D1,D2,... [--dtype T] [--order C|F] [--fill zeros|ones|arange|random] [--seed N] [--attr key=value ...] [--force]",
+		"create, fill and seal an array (refuses an existing NAME unless --force)"
 }
 
 func (c *createCmd) addFlags(fs *pflag.FlagSet) {
@@ -33,8 +34,9 @@ func (c *createCmd) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.shape, "shape", "", "dimensions, comma-separated (1000,1000); \"\" or () for a 0-d array (required)")
 	fs.StringVar(&c.order, "order", "C", "memory layout: C (row-major) or F (column-major)")
 	fs.StringVar(&c.fill, "fill", fillZeros, "contents: zeros, ones, arange (element i in memory order is i) or random")
-	fs.Uint64Var(&c.seed, "seed", 0, "seed of --fill random: the same seed gives the same data")
+	fs.Var(&c.seed, "seed", "seed of --fill random, in decimal: the same seed gives the same data")
 	fs.StringArrayVar(&c.attrs, "attr", nil, "a string attribute key=value (repeatable)")
+	c.addForceFlag(fs)
 }
 
 func (c *createCmd) run(ctx context.Context, e *env, args []string) error {
@@ -70,6 +72,9 @@ func (c *createCmd) run(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer st.Close()
+	if err := c.checkLocal(st, name); err != nil {
+		return err
+	}
 	var opts *mmapstore.CreateOptions
 	if attrs != nil {
 		opts = &mmapstore.CreateOptions{Attrs: attrs}
@@ -82,7 +87,7 @@ func (c *createCmd) run(ctx context.Context, e *env, args []string) error {
 	h := w.Header()
 
 	bar := e.newProgress("fill "+name, h.NBytes)
-	err = fill(ctx, w, c.fill, c.seed, bar)
+	err = fill(ctx, w, c.fill, uint64(c.seed), bar)
 	bar.done()
 	if err != nil {
 		return fmt.Errorf("create %s: %w", name, err)
@@ -94,7 +99,7 @@ func (c *createCmd) run(ctx context.Context, e *env, args []string) error {
 	if err := a.Close(); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(e.stdout, "created %s: %v %v %v, %d bytes\n", name, h.DType, h.Shape, h.Order, h.NBytes)
+	_, err = fmt.Fprintf(e.status(), "created %s: %v %v %v, %d bytes\n", name, h.DType, h.Shape, h.Order, h.NBytes)
 	return err
 }
 

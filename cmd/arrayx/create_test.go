@@ -37,8 +37,8 @@ func TestCreate(t *testing.T) {
 	if got := a.Header().Attrs; len(got) != 2 || got["unit"] != "m" || got["note"] != "a=b,c" {
 		t.Errorf("attrs = %v", got)
 	}
-	// Creating a name again replaces the array.
-	mustRun(t, dir, "create", "m", "--dtype", "int8", "--shape", "3")
+	// Creating a name again replaces the array, with --force (overwrite_test.go).
+	mustRun(t, dir, "create", "m", "--dtype", "int8", "--shape", "3", "--force")
 	if out := mustRun(t, dir, "cat", "m"); out != "[0 0 0]\n" {
 		t.Errorf("replaced array: %q", out)
 	}

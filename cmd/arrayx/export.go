@@ -12,7 +12,7 @@ import (
 type exportCmd struct{}
 
 func (c *exportCmd) usage() (string, string) {
-	return "NAME FILE.npy", "write an array as a numpy .npy file (atomically; copy_file_range where possible)"
+	return "NAME FILE.npy|-", "write an array as a numpy .npy file (verified first, written atomically; copy_file_range where possible), or to stdout with -"
 }
 
 func (c *exportCmd) addFlags(*pflag.FlagSet) {}
@@ -27,10 +27,19 @@ func (c *exportCmd) run(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer a.Close()
-	stats, err := npy.Export(a, file, nil)
-	if err != nil {
+	// A corrupt array is refused, as cp and push refuse it, rather than
+	// written out as a .npy that nothing will ever check again.
+	if err := verifyData(ctx, e, a, name); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(e.stdout, "exported %s to %s: %s\n", name, file, npySummary(a.Header(), stats))
+	if file == "-" { // stdout carries the data: no summary line
+		_, err = npy.ExportTo(e.stdout, a)
+		return err
+	}
+	stats, err := npy.Export(a, file, nil)
+	if err != nil {
+		return writeFileError(file, err)
+	}
+	_, err = fmt.Fprintf(e.status(), "exported %s to %s: %s\n", name, file, npySummary(a.Header(), stats))
 	return err
 }

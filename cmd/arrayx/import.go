@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/arrayx/arrayx/arrayx"
+	"github.com/arrayx/arrayx/mmapstore"
 	"github.com/arrayx/arrayx/npy"
 	"github.com/spf13/pflag"
 )
@@ -12,14 +13,17 @@ import (
 // importCmd reads a numpy .npy file into a new array of the store.
 type importCmd struct {
 	attrs []string
+	forceFlag
 }
 
 func (c *importCmd) usage() (string, string) {
-	return "FILE.npy NAME [--attr key=value ...]", "import a numpy .npy file as an array (copy_file_range where possible)"
+	return "FILE.npy|- NAME [--attr key=value ...] [--force]",
+		"import a numpy .npy file as an array (- reads it from stdin; copy_file_range where possible; refuses an existing NAME unless --force)"
 }
 
 func (c *importCmd) addFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&c.attrs, "attr", nil, "a string attribute key=value (repeatable)")
+	c.addForceFlag(fs)
 }
 
 func (c *importCmd) run(ctx context.Context, e *env, args []string) error {
@@ -39,7 +43,18 @@ func (c *importCmd) run(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer st.Close()
-	a, stats, err := npy.Import(st, name, file, &npy.ImportOptions{Attrs: attrs})
+	if err := c.checkLocal(st, name); err != nil {
+		return err
+	}
+	opts := &npy.ImportOptions{Attrs: attrs}
+	var a *mmapstore.Array
+	var stats npy.Stats
+	if file == "-" {
+		a, stats, err = npy.ImportFrom(st, name, e.stdin, opts)
+	} else {
+		a, stats, err = npy.Import(st, name, file, opts)
+		err = readFileError(file, err)
+	}
 	if err != nil {
 		return err
 	}
@@ -47,7 +62,7 @@ func (c *importCmd) run(ctx context.Context, e *env, args []string) error {
 	if err := a.Close(); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(e.stdout, "imported %s as %s: %s\n", file, name, npySummary(h, stats))
+	_, err = fmt.Fprintf(e.status(), "imported %s as %s: %s\n", file, name, npySummary(h, stats))
 	return err
 }
 

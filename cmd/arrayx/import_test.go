@@ -92,11 +92,11 @@ func TestImportExportErrors(t *testing.T) {
 		code    int
 		wantErr string
 	}{
-		{"import-no-args", []string{"import"}, 2, "import: want FILE.npy and NAME, got 0 arguments (usage: arrayx import FILE.npy NAME"},
+		{"import-no-args", []string{"import"}, 2, "import: want FILE.npy and NAME, got 0 arguments (usage: arrayx import FILE.npy|- NAME"},
 		{"import-one-arg", []string{"import", bad}, 2, "got 1 arguments"},
 		{"import-bad-name", []string{"import", bad, "../x"}, 2, `invalid array name: "../x"`},
 		{"import-bad-attr", []string{"import", bad, "x", "--attr", "nokey"}, 2, `invalid --attr "nokey"`},
-		{"import-missing", []string{"import", filepath.Join(work, "none.npy"), "x"}, 1, "no such file or directory"},
+		{"import-missing", []string{"import", filepath.Join(work, "none.npy"), "x"}, 1, "no file " + filepath.Join(work, "none.npy")},
 		{"import-bad-magic", []string{"import", bad, "x"}, 1, "npy: import " + bad + ": not a .npy file (bad magic)"},
 		{"import-pickle", []string{"import", obj, "x"}, 1, "object arrays are stored as pickles, which are refused"},
 		{"export-no-args", []string{"export", "bf"}, 2, "want NAME and FILE.npy, got 1 arguments"},

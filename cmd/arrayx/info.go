@@ -18,32 +18,80 @@ import (
 // infoCmd prints an array's header, read with Store.Stat: the data is never
 // mapped or read, so it costs the same for any array size.
 type infoCmd struct {
-	json bool
+	json   bool
+	remote string
+	netFlags
 }
 
 func (c *infoCmd) usage() (string, string) {
-	return "NAME [--json]", "print an array's header (dtype, shape, order, sizes, attrs)"
+	return "NAME [--json] [--remote ADDR [--token-file F]]", "print an array's header (dtype, shape, order, sizes, attrs), of the store or a server"
 }
 
 func (c *infoCmd) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&c.json, "json", false, "print a JSON object instead of key: value lines")
+	fs.StringVar(&c.remote, "remote", "", "print the header of a server's array instead (HOST[:PORT], port 7070 by default, or unix:/path)")
+	c.netFlags.addFlags(fs)
 }
 
 func (c *infoCmd) run(ctx context.Context, e *env, args []string) error {
-	st, name, err := e.namedStore(args)
+	var h *arrayx.Header
+	if len(args) == 1 && isFilePath(args[0]) && c.remote == "" {
+		a, err := openFile(args[0])
+		if err != nil {
+			return err
+		}
+		h = a.Header()
+		a.Close()
+		return c.print(e, newArrayInfo(args[0], h), h)
+	}
+	name, err := arrayName(args)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	h, err := st.Stat(name)
-	if err != nil {
-		return arrayError(st, name, err)
+	if c.remote != "" {
+		h, err = c.stat(ctx, e, name)
+	} else {
+		h, err = e.stat(name)
 	}
-	info := newArrayInfo(name, h)
+	if err != nil {
+		return err
+	}
+	return c.print(e, newArrayInfo(name, h), h)
+}
+
+func (c *infoCmd) print(e *env, info *arrayInfo, h *arrayx.Header) error {
 	if c.json {
 		return writeJSON(e.stdout, info)
 	}
 	return info.writeText(e.stdout, h.NumBlocks())
+}
+
+// stat asks the server for name's header.
+func (c *infoCmd) stat(ctx context.Context, e *env, name string) (*arrayx.Header, error) {
+	cl, _, err := c.dial(ctx, e, c.remote, "", 0)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	h, err := cl.Stat(ctx, name)
+	if err != nil {
+		return nil, remoteArrayError(c.remote, name, err)
+	}
+	return h, nil
+}
+
+// stat reads name's header from the store.
+func (e *env) stat(name string) (*arrayx.Header, error) {
+	st, err := e.openStore()
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	h, err := st.Stat(name)
+	if err != nil {
+		return nil, arrayError(st, name, err)
+	}
+	return h, nil
 }
 
 // arrayInfo is the JSON form of an array's header, printed by info --json
@@ -57,7 +105,8 @@ type arrayInfo struct {
 	DataOffset int64          `json:"data_offset"`
 	BlockSize  int64          `json:"block_size"`
 	Sealed     bool           `json:"sealed"`
-	Attrs      map[string]any `json:"attrs"` // {} when the array has none
+	Attrs      map[string]any `json:"attrs"`            // {} when the array has none
+	Digest     string         `json:"digest,omitempty"` // ls --digests only
 }
 
 func newArrayInfo(name string, h *arrayx.Header) *arrayInfo {
@@ -149,8 +198,8 @@ func arrayName(args []string) (string, error) {
 	case len(args) > 1:
 		return "", usagef("want one array NAME, got %d arguments: %s", len(args), strings.Join(args, " "))
 	}
-	if err := mmapstore.ValidateName(args[0]); err != nil {
-		return "", usagef("%s", strings.TrimPrefix(err.Error(), "mmapstore: "))
+	if err := storeName(args[0]); err != nil {
+		return "", err
 	}
 	return args[0], nil
 }

@@ -8,24 +8,27 @@ import (
 	"text/tabwriter"
 
 	"github.com/arrayx/arrayx/arrayx"
+	"github.com/arrayx/arrayx/mmapstore"
 	"github.com/arrayx/arrayx/netlink"
 	"github.com/spf13/pflag"
 )
 
 // lsCmd lists the store's arrays, sorted by name, with their headers.
 type lsCmd struct {
-	json   bool
-	remote string
+	json    bool
+	remote  string
+	digests bool
 	netFlags
 }
 
 func (c *lsCmd) usage() (string, string) {
-	return "[--json] [--remote ADDR [--token-file F]]", "list the arrays in the store, or on a server"
+	return "[--json] [--digests] [--remote ADDR [--token-file F]]", "list the arrays in the store, or on a server"
 }
 
 func (c *lsCmd) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&c.json, "json", false, "print a JSON array of the objects info --json prints (with --remote: name, dtype, shape, order, nbytes)")
-	fs.StringVar(&c.remote, "remote", "", "list a server's arrays instead (TCP host:port or unix:/path)")
+	fs.StringVar(&c.remote, "remote", "", "list a server's arrays instead (HOST[:PORT], port 7070 by default, or unix:/path)")
+	fs.BoolVar(&c.digests, "digests", false, "add each array's digest, which changes with its content (the one sync compares)")
 	c.netFlags.addFlags(fs)
 }
 
@@ -64,12 +67,15 @@ func (c *lsCmd) run(ctx context.Context, e *env, args []string) error {
 		}
 		infos = append(infos, newArrayInfo(name, h))
 	}
+	if c.digests {
+		addDigests(st, infos)
+	}
 	if c.json {
 		err = writeJSON(e.stdout, infos)
 	} else {
 		tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 		for _, a := range infos {
-			fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", a.Name, a.DType, arrayx.Shape(a.Shape), humanBytes(a.NBytes))
+			fmt.Fprintf(tw, "%s\t%s\t%v\t%s%s\n", a.Name, a.DType, arrayx.Shape(a.Shape), humanBytes(a.NBytes), digestColumn(c.digests, a.Digest))
 		}
 		err = tw.Flush()
 	}
@@ -116,7 +122,29 @@ func (c *lsCmd) runRemote(ctx context.Context, e *env) error {
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 	for _, a := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", a.Name, a.DType, arrayx.Shape(a.Shape), humanBytes(a.NBytes))
+		fmt.Fprintf(tw, "%s\t%s\t%v\t%s%s\n", a.Name, a.DType, arrayx.Shape(a.Shape), humanBytes(a.NBytes), digestColumn(c.digests, a.Digest))
 	}
 	return tw.Flush()
+}
+
+// digestColumn is the last column of ls --digests: "-" for an array that
+// has none (listed by a version-1 server).
+func digestColumn(on bool, digest string) string {
+	switch {
+	case !on:
+		return ""
+	case digest == "":
+		return "\t-"
+	}
+	return "\t" + digest
+}
+
+// addDigests fills in the digests of ls --digests; an array removed since
+// it was listed keeps none.
+func addDigests(st *mmapstore.Store, infos []*arrayInfo) {
+	for _, a := range infos {
+		if info, err := st.Info(a.Name); err == nil {
+			a.Digest = info.Digest
+		}
+	}
 }

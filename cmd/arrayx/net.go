@@ -126,15 +126,22 @@ func (n *netFlags) dialWith(ctx context.Context, addr string, fn func(int64)) (*
 	if n.streams < 0 || n.streams > 64 {
 		return nil, usagef("--streams %d: want 1 to 64", n.streams)
 	}
+	target, err := parseAddr(addr)
+	if err != nil {
+		return nil, err
+	}
 	tc, err := n.tlsConfig()
 	if err != nil {
 		return nil, err
 	}
-	cl, err := netlink.Dial(ctx, addr, &netlink.DialOptions{Token: tok, Progress: fn, Sync: n.syncMode(), Streams: n.streams, TLS: tc})
-	if err == nil && cl.TokenUnused() {
+	cl, err := netlink.Dial(ctx, target, &netlink.DialOptions{Token: tok, Progress: fn, Sync: n.syncMode(), Streams: n.streams, TLS: tc})
+	if err != nil {
+		return nil, dialError(addr, n.tokenFile, err)
+	}
+	if cl.TokenUnused() {
 		n.warn("the server at %s asks for no token (yours was not sent): anyone who reaches it can use it", addr)
 	}
-	return cl, err
+	return cl, nil
 }
 
 // summary is the one line every transfer ends with.

@@ -89,8 +89,8 @@ func TestServePushPullLs(t *testing.T) {
 		code int
 		msg  string
 	}{
-		{[]string{"ls", "--remote", addr}, 1, "unauthorized"},
-		{[]string{"--store", local, "pull", addr, "nope", "--token-file", token}, 1, "no such file"},
+		{[]string{"ls", "--remote", addr}, 1, addr + " requires a token: give --token-file"},
+		{[]string{"--store", local, "pull", addr, "nope", "--token-file", token}, 1, `no array "nope" on ` + addr},
 		{[]string{"--store", local, "pull", addr, "../x", "--token-file", token}, 2, "invalid array name"},
 		{[]string{"--store", local, "push", "a/x"}, 2, "want NAME and at least one ADDR"},
 		{[]string{"--store", local, "push", "a/x", "127.0.0.1:1"}, 1, "connection refused"},

@@ -4,39 +4,50 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/arrayx/arrayx/mmapstore"
 	"github.com/spf13/pflag"
 )
 
 // pullCmd fetches an array from a server into the local store.
 type pullCmd struct {
-	as string
+	as     string
+	prefix string
 	netFlags
+	forceFlag
 }
 
 func (c *pullCmd) usage() (string, string) {
-	return "ADDR NAME [--as NAME2] [--token-file F] [--streams N] [--sync]", "fetch an array from a server into the store (resumes an interrupted pull)"
+	return "ADDR NAME [NAME2 ...] | ADDR --prefix P [--as NAME2] [--token-file F] [--streams N] [--sync] [--force]",
+		"fetch arrays from a server into the store, named or every one whose name starts with P " +
+			"(resumes an interrupted pull; refuses an existing local name unless --force)"
 }
 
 func (c *pullCmd) addFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&c.as, "as", "", "local name (default: NAME)")
+	fs.StringVar(&c.as, "as", "", "local name (default: NAME; with one NAME only)")
+	fs.StringVar(&c.prefix, "prefix", "", "pull every array of the server whose name starts with P, under the same names")
 	c.netFlags.addFlags(fs)
 	c.netFlags.addStreamsFlag(fs)
 	c.netFlags.addSyncFlag(fs)
+	c.addForceFlag(fs)
 }
 
 func (c *pullCmd) run(ctx context.Context, e *env, args []string) error {
-	if len(args) != 2 {
-		return usagef("want ADDR and NAME, got %d arguments", len(args))
+	switch {
+	case len(args) == 0:
+		return usagef("want ADDR and NAME, got no arguments")
+	case c.prefix == "" && len(args) < 2:
+		return usagef("want ADDR and NAME (or --prefix P), got 1 argument")
+	case c.prefix != "" && len(args) > 1:
+		return usagef("give NAMEs or --prefix, not both")
+	case c.as != "" && (len(args) > 2 || c.prefix != ""):
+		return usagef("--as names one array: give one NAME")
 	}
-	addr, name := args[0], args[1]
-	as := c.as
-	if as == "" {
-		as = name
-	}
-	for _, n := range []string{name, as} {
-		if err := mmapstore.ValidateName(n); err != nil {
-			return usagef("%v", err)
+	addr, names := args[0], args[1:]
+	for _, n := range append([]string{c.as}, names...) {
+		if n == "" {
+			continue
+		}
+		if err := storeName(n); err != nil {
+			return err
 		}
 	}
 	st, err := e.openStore()
@@ -44,22 +55,43 @@ func (c *pullCmd) run(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer st.Close()
-	var bar *progress // sized once Stat has told the array's size
+	var bar *progress // one per array, sized once Stat has told its size
 	cl, err := c.dialWith(ctx, addr, func(n int64) { bar.add(n) })
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	h, err := cl.Stat(ctx, name)
-	if err != nil {
-		return err
+	if c.prefix != "" {
+		list, err := cl.List(ctx, c.prefix)
+		if err != nil {
+			return err
+		}
+		if len(list) == 0 {
+			return fmt.Errorf("no array name starts with %q on %s", c.prefix, addr)
+		}
+		for _, a := range list {
+			names = append(names, a.Name)
+		}
 	}
-	bar = e.newProgress("pull "+name, h.NBytes)
-	stats, err := cl.Pull(ctx, name, st, as)
-	bar.done()
-	if err != nil {
+	return eachName(ctx, names, "pulled", func(name string) error {
+		as := c.as
+		if as == "" {
+			as = name
+		}
+		if err := c.checkLocal(st, as); err != nil {
+			return err
+		}
+		h, err := cl.Stat(ctx, name)
+		if err != nil {
+			return remoteArrayError(addr, name, err)
+		}
+		bar = e.newProgress("pull "+name, h.NBytes)
+		stats, err := cl.Pull(ctx, name, st, as)
+		bar.done()
+		if err != nil {
+			return remoteArrayError(addr, name, err)
+		}
+		_, err = fmt.Fprintln(e.status(), summary("pulled", fmt.Sprintf("%s from %s as %s", name, addr, as), stats))
 		return err
-	}
-	_, err = fmt.Fprintln(e.stdout, summary("pulled", fmt.Sprintf("%s from %s as %s", name, addr, as), stats))
-	return err
+	})
 }

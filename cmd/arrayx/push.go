@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/arrayx/arrayx/netlink"
@@ -12,67 +13,160 @@ import (
 // pushCmd sends a local array to a server with sendfile, or to many servers
 // at once through a relay chain.
 type pushCmd struct {
-	as string
+	as     string
+	prefix string
 	netFlags
+	forceFlag
 }
 
 func (c *pushCmd) usage() (string, string) {
-	return "NAME ADDR [ADDR2 ...] [--as NAME2] [--token-file F] [--streams N]",
+	return "NAME|--prefix P ADDR [ADDR2 ...] [--as NAME2] [--token-file F] [--streams N] [--force]",
 		"send a local array to a server (sendfile; resumes an interrupted push); with several ADDRs, " +
-			"send it once and have each server relay it to the next"
+			"send it once and have each server relay it to the next; refuses a name a server holds unless --force"
 }
 
 func (c *pushCmd) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.as, "as", "", "name on the server (default: NAME)")
+	fs.StringVar(&c.prefix, "prefix", "", "push every array of the store whose name starts with P, under the same names (then every argument is an ADDR)")
 	c.netFlags.addFlags(fs)
 	c.netFlags.addStreamsFlag(fs)
+	c.addForceFlag(fs)
 }
 
 func (c *pushCmd) run(ctx context.Context, e *env, args []string) error {
-	if len(args) < 2 {
-		return usagef("want NAME and at least one ADDR, got %d arguments", len(args))
-	}
-	name, first, chain := args[0], args[1], args[2:]
-	a, err := e.openArray(args[:1])
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	as := c.as
-	if as == "" {
-		as = name
-	}
-	cl, bar, err := c.dial(ctx, e, first, "push "+name, a.Header().NBytes)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	st, hosts, err := cl.PushChain(ctx, a, as, chain)
-	bar.done()
-	if err != nil {
-		return err
-	}
-	what := fmt.Sprintf("%s to %s as %s", name, first, as)
-	if _, err := fmt.Fprintln(e.stdout, summary("pushed", what, st)); err != nil {
-		return err
-	}
-	// One line per relayed host; the push fails if any host did.
-	var failed []string
-	for _, h := range hosts {
-		line := fmt.Sprintf("relayed to %s: %s", h.Host, hostSummary(h))
-		if h.Err() != nil {
-			failed = append(failed, h.Host)
-			line = fmt.Sprintf("relay to %s failed: %s", h.Host, h.Message)
+	var names []string
+	if c.prefix == "" {
+		if len(args) < 2 {
+			return usagef("want NAME and at least one ADDR, got %d arguments", len(args))
 		}
-		if _, err := fmt.Fprintln(e.stdout, line); err != nil {
+		names, args = args[:1], args[1:]
+	} else {
+		if len(args) < 1 {
+			return usagef("want at least one ADDR")
+		}
+		if c.as != "" {
+			return usagef("--as names one array: give a NAME, not --prefix")
+		}
+	}
+	first, chain := args[0], slices.Clone(args[1:])
+	// The servers dial the relayed hosts: they get the addresses whole.
+	for i, host := range chain {
+		var err error
+		if chain[i], err = parseAddr(host); err != nil {
 			return err
 		}
 	}
-	if len(hosts) < len(chain) { // the chain ended early without reporting (an old server)
-		failed = append(failed, chain[len(hosts):]...)
+	if c.prefix != "" {
+		var err error
+		if names, err = e.prefixed(c.prefix); err != nil {
+			return err
+		}
 	}
-	if len(failed) > 0 {
-		return fmt.Errorf("push %s: %d of %d hosts did not get it: %s (the others did)", name, len(failed), len(args)-1, strings.Join(failed, ", "))
+	var bar *progress      // one per array
+	var cl *netlink.Client // dialled once the first array is open
+	defer func() {
+		if cl != nil {
+			cl.Close()
+		}
+	}()
+	return eachName(ctx, names, "pushed", func(name string) error {
+		a, err := e.openArray([]string{name})
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		as := c.as
+		if as == "" {
+			as = name
+			if isFilePath(name) {
+				as = fileArrayName(name)
+			}
+		}
+		if err := storeName(as); err != nil {
+			return err
+		}
+		if cl == nil {
+			if cl, err = c.dialWith(ctx, first, func(n int64) { bar.add(n) }); err != nil {
+				return err
+			}
+		}
+		if err := c.checkRemote(ctx, cl, first, as); err != nil {
+			return err
+		}
+		if err := c.checkChain(ctx, chain, as); err != nil {
+			return err
+		}
+		bar = e.newProgress("push "+name, a.Header().NBytes)
+		st, hosts, err := cl.PushChain(ctx, a, as, chain)
+		bar.done()
+		if err != nil {
+			return remoteArrayError(first, as, err)
+		}
+		what := fmt.Sprintf("%s to %s as %s", name, first, as)
+		if _, err := fmt.Fprintln(e.status(), summary("pushed", what, st)); err != nil {
+			return err
+		}
+		// One line per relayed host; the push fails if any host did.
+		var failed []string
+		for _, h := range hosts {
+			line := fmt.Sprintf("relayed to %s: %s", h.Host, hostSummary(h))
+			if h.Err() != nil {
+				failed = append(failed, h.Host)
+				line = fmt.Sprintf("relay to %s failed: %s", h.Host, h.Message)
+			}
+			if _, err := fmt.Fprintln(e.status(), line); err != nil {
+				return err
+			}
+		}
+		if len(hosts) < len(chain) { // the chain ended early without reporting (an old server)
+			failed = append(failed, chain[len(hosts):]...)
+		}
+		if len(failed) > 0 {
+			return fmt.Errorf("push %s: %d of %d hosts did not get it: %s (the others did)", name, len(failed), len(args), strings.Join(failed, ", "))
+		}
+		return nil
+	})
+}
+
+// prefixed lists the store's arrays whose names start with prefix; none is
+// an error.
+func (e *env) prefixed(prefix string) ([]string, error) {
+	st, err := e.openStore()
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	names, err := withPrefix(st, prefix)
+	if err != nil {
+		return nil, err
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("no array name starts with %q in store %s", prefix, st.Dir())
+	}
+	return names, nil
+}
+
+// checkChain refuses the push if a relayed host holds as already, unless
+// --force. Each host is asked from here; one this machine cannot reach is
+// left unchecked, as the relay may still reach it (and a dead host must not
+// stop the push to the others).
+func (c *pushCmd) checkChain(ctx context.Context, chain []string, as string) error {
+	if c.force {
+		return nil
+	}
+	for _, host := range chain {
+		cl, err := c.dialWith(ctx, host, nil)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			continue
+		}
+		err = c.checkRemote(ctx, cl, host, as)
+		cl.Close()
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -58,7 +58,7 @@ func TestPushMany(t *testing.T) {
 	// A chain through a server that does not relay is refused before any data moves.
 	plain, stop := startServe(t, t.TempDir(), "--token-file", token, "--no-relay")
 	defer stop()
-	r = arrayxRun(t, local, "push", "n", plain, addrs[0], "--token-file", token)
+	r = arrayxRun(t, local, "push", "n", plain, addrs[0], "--token-file", token, "--force") // addrs[0] holds n
 	if r.code != 1 || !strings.Contains(r.stderr, "does not relay") {
 		t.Fatalf("push through a --no-relay server: exit %d, stderr %q", r.code, r.stderr)
 	}

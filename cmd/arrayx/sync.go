@@ -49,8 +49,9 @@ func (c *syncCmd) addFlags(fs *pflag.FlagSet) {
 	c.netFlags.addStreamsFlag(fs)
 }
 
-// serverSide matches HOST:PORT[/PREFIX], with an optional arrayx:// scheme.
-var serverSide = regexp.MustCompile(`^(?:arrayx://)?([^/]+:[0-9]+)(?:/(.*))?$`)
+// serverSide matches HOST:PORT[/PREFIX], and arrayx://HOST[:PORT][/PREFIX]
+// (the scheme says it is a server, so the port may go: defaultPort).
+var serverSide = regexp.MustCompile(`^(?:arrayx://([^/]+)|([^/]+:[0-9]+))(?:/(.*))?$`)
 
 // syncSide is one side of a sync as given on the command line.
 type syncSide struct {
@@ -60,7 +61,7 @@ type syncSide struct {
 
 func parseSyncSide(s string) syncSide {
 	if m := serverSide.FindStringSubmatch(s); m != nil {
-		return syncSide{addr: m[1], prefix: m[2]}
+		return syncSide{addr: m[1] + m[2], prefix: m[3]}
 	}
 	return syncSide{dir: s}
 }
@@ -155,6 +156,10 @@ func (c *syncCmd) print(e *env, r netlink.SyncReport, args []string) error {
 			return werr
 		}
 	} else {
+		w := e.status() // a dry run's report is the answer it was asked for
+		if c.dryRun {
+			w = e.stdout
+		}
 		for _, it := range r.Items {
 			line := fmt.Sprintf("%s %s: %d of %d bytes", it.Action, it.Name, it.Bytes, it.NBytes)
 			if it.Action == netlink.SyncDelete {
@@ -163,13 +168,13 @@ func (c *syncCmd) print(e *env, r netlink.SyncReport, args []string) error {
 			if it.Error != "" {
 				line += " FAILED: " + it.Error
 			}
-			fmt.Fprintln(e.stdout, line)
+			fmt.Fprintln(w, line)
 		}
 		verb := "synced"
 		if c.dryRun {
 			verb = "dry run"
 		}
-		if _, werr := fmt.Fprintf(e.stdout, "%s %s -> %s: %s\n", verb, args[0], args[1], r); werr != nil {
+		if _, werr := fmt.Fprintf(w, "%s %s -> %s: %s\n", verb, args[0], args[1], r); werr != nil {
 			return werr
 		}
 	}

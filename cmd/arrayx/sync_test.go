@@ -146,7 +146,7 @@ func TestSyncWatch(t *testing.T) {
 	// 100 successive seals of one array: the replica ends equal.
 	go io.Copy(io.Discard, pr)
 	for i := range 100 {
-		mustRun(t, local, "create", "c", "--dtype", "float64", "--shape", "1000", "--fill", "random", "--seed", fmt.Sprint(i))
+		mustRun(t, local, "create", "c", "--dtype", "float64", "--shape", "1000", "--fill", "random", "--seed", fmt.Sprint(i), "--force")
 	}
 	want, err := os.ReadFile(filepath.Join(local, "c.arx"))
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/arrayx/arrayx/arrayx"
+	"github.com/arrayx/arrayx/mmapstore"
 	"github.com/spf13/pflag"
 )
 
@@ -29,24 +30,7 @@ func (c *verifyCmd) run(ctx context.Context, e *env, args []string) error {
 	name, h := a.Path(), a.Header()
 
 	start := time.Now()
-	bar := e.newProgress("verify "+name, h.NBytes)
-	// Verify in chunks of whole blocks, a few per core so that each
-	// VerifyRange keeps every core busy, to update the bar and notice ctx.
-	chunk := h.BlockSize * int64(4*runtime.GOMAXPROCS(0))
-	for off := int64(0); off < h.NBytes && err == nil; off += chunk {
-		if err = ctx.Err(); err != nil {
-			break
-		}
-		n := min(chunk, h.NBytes-off)
-		if err = a.VerifyRange(off, n); err == nil {
-			bar.add(n)
-		}
-	}
-	bar.done()
-	if err != nil {
-		if ce := (*arrayx.ChecksumError)(nil); errors.As(err, &ce) {
-			return fmt.Errorf("%s is corrupt: %w", name, ce)
-		}
+	if err := verifyData(ctx, e, a, name); err != nil {
 		return err
 	}
 
@@ -59,6 +43,37 @@ func (c *verifyCmd) run(ctx context.Context, e *env, args []string) error {
 	if blocks == 1 {
 		plural = ""
 	}
-	_, err = fmt.Fprintf(e.stdout, "%s: ok (%d block%s, %s GB/s)\n", name, blocks, plural, rate)
+	_, err = fmt.Fprintf(e.status(), "%s: ok (%d block%s, %s GB/s)\n", name, blocks, plural, rate)
+	return err
+}
+
+// verifyData checks every block of a, with a progress bar, as verify, cp
+// and export do before they trust the data; a mismatch is "NAME is
+// corrupt: ..." naming the block.
+func verifyData(ctx context.Context, e *env, a *mmapstore.Array, name string) error {
+	h := a.Header()
+	bar := e.newProgress("verify "+name, h.NBytes)
+	defer bar.done()
+	// Verify in chunks of whole blocks, a few per core so that each
+	// VerifyRange keeps every core busy, to update the bar and notice ctx.
+	chunk := h.BlockSize * int64(4*runtime.GOMAXPROCS(0))
+	for off := int64(0); off < h.NBytes; off += chunk {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n := min(chunk, h.NBytes-off)
+		if err := a.VerifyRange(off, n); err != nil {
+			return corruptError(name, err)
+		}
+		bar.add(n)
+	}
+	return nil
+}
+
+// corruptError names the array in a checksum mismatch; other errors pass.
+func corruptError(name string, err error) error {
+	if ce := (*arrayx.ChecksumError)(nil); errors.As(err, &ce) {
+		return fmt.Errorf("%s is corrupt: %w", name, ce)
+	}
 	return err
 }
