@@ -178,6 +178,8 @@ func (w *readmeWorld) serve(t *testing.T, args ...string) {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(w.dir, "bin", "arrayx"), append([]string{"serve"}, args...)...)
 	cmd.Dir, cmd.Env = w.dir, w.env
+	var stderr testutil.Buffer
+	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -187,7 +189,7 @@ func (w *readmeWorld) serve(t *testing.T, args ...string) {
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || !strings.HasPrefix(line, "serving") {
-		t.Fatalf("arrayx serve %v: %q %v", args, line, err)
+		t.Fatalf("arrayx serve %v: %q %v (stderr %s)", args, line, err, stderr.String())
 	}
 }
 
@@ -276,10 +278,15 @@ func TestReadmeSnippets(t *testing.T) {
 					// As the README says: the server of the sh block above runs.
 					w.serveHTTP(t)
 				}
+				body := w.replacer.Replace(s.body)
 				if strings.Contains(s.body, "arrayx.Client(") {
-					w.serve(t, "--listen", w.replacer.Replace("otherhost:7070"), "--token-file", "secret")
+					// A port of its own, taken now: the world's was chosen
+					// long ago, and another test may hold it meanwhile.
+					addr := freeAddr(t)
+					body = strings.ReplaceAll(body, w.replacer.Replace("otherhost:7070"), addr)
+					w.serve(t, "--listen", addr, "--token-file", "secret")
 				}
-				w.run(t, testutil.Python, "-c", w.replacer.Replace(s.body))
+				w.run(t, testutil.Python, "-c", body)
 			})
 		case "go":
 			if goSources == "" {
