@@ -71,6 +71,10 @@ type Config struct {
 	// them all). Younger partials stay, and the next transfer of the same
 	// array resumes from them.
 	PartialMaxAge time.Duration
+	// CleanEvery is how often the server cleans again while it serves, as
+	// at the start (default 10 min; negative: only at the start), so that
+	// a long-lived server does not keep what writers that died since left.
+	CleanEvery time.Duration
 	// Logger receives one line per connection and per request (default: discard).
 	Logger *slog.Logger
 }
@@ -102,6 +106,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PartialMaxAge == 0 {
 		c.PartialMaxAge = DefaultPartialMaxAge
+	}
+	if c.CleanEvery == 0 {
+		c.CleanEvery = DefaultCleanEvery
 	}
 	return c
 }
@@ -139,6 +146,7 @@ type Server struct {
 	cfg   Config
 
 	cleanOnce sync.Once
+	cleanStop chan struct{} // closed to stop the periodic cleaning (s.mu)
 
 	mu        sync.Mutex
 	listeners map[net.Listener]bool
@@ -175,7 +183,7 @@ func (s *Server) Serve(l net.Listener) error {
 		delete(s.listeners, l)
 		s.mu.Unlock()
 	}()
-	s.cleanOnce.Do(s.clean)
+	s.cleanOnce.Do(s.startCleaning)
 	var delay time.Duration
 	for {
 		nc, err := l.Accept()
@@ -266,6 +274,7 @@ func (s *Server) untrack(c *serverConn) {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
+	s.stopCleaning()
 	for l := range s.listeners {
 		l.Close()
 	}
@@ -294,6 +303,7 @@ func (s *Server) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closing = true
+	s.stopCleaning()
 	for l := range s.listeners {
 		l.Close()
 	}
@@ -326,7 +336,7 @@ func (s *Server) dropRecv(t *recvTransfer) {
 	t.mu.Unlock()
 	s.mu.Unlock()
 	if last {
-		t.p.Close()
+		t.closePartial()
 	}
 }
 
