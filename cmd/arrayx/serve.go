@@ -28,6 +28,7 @@ type serveCmd struct {
 	partials  time.Duration
 	noRelay   bool
 	maxChain  int
+	maxStore  string
 	netFlags
 }
 
@@ -41,6 +42,8 @@ func (c *serveCmd) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.http, "http", "", "also serve the store read-only over HTTP on this TCP address (GET /v1/arrays/...)")
 	fs.BoolVar(&c.readOnly, "read-only", false, "refuse push and delete")
 	fs.StringVar(&c.maxBytes, "max-bytes", "", "refuse pushed arrays larger than this (e.g. 64GiB; default no limit)")
+	fs.StringVar(&c.maxStore, "max-store-bytes", "", "refuse pushes (507) that would take the store past this size, e.g. 200GiB, or \"none\" "+
+		"(default: half of physical memory on a memory-backed store, else none)")
 	fs.IntVar(&c.maxConns, "max-conns", 256, "most simultaneous connections")
 	fs.IntVar(&c.streams, "max-streams", netlink.DefaultMaxStreams, "most connections one transfer may use (1: no joining)")
 	fs.BoolVar(&c.noRelay, "no-relay", false, "refuse to relay pushes to further hosts (relaying needs --token-file)")
@@ -88,7 +91,7 @@ func (c *serveCmd) run(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	cfg.Token = tok
-	st, err := e.openStore()
+	st, err := c.openStore(e)
 	if err != nil {
 		return err
 	}
