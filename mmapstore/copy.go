@@ -50,9 +50,16 @@ func (s *Store) Copy(src *Array, name string, opts *CopyOptions) (*Array, CopySt
 		o = *opts
 	}
 	o.Sync = s.syncMode(o.Sync)
+	// Checked only: holding the lock for the whole copy would stall every
+	// other writer of the store meanwhile.
+	unlock, err := s.reserve("copy "+name, src.Header().FileSize(), "")
+	if err != nil {
+		return nil, CopyStats{}, err
+	}
+	unlock()
 	var a *Array
 	var st CopyStats
-	err := s.retryVanished(name, func(file string) (err error) {
+	err = s.retryVanished(name, func(file string) (err error) {
 		a, st, err = copyIn(s.root, file, name, src, &o)
 		if err != nil {
 			s.pruneDirs(file) // a refused copy leaves no empty directory, like Abort

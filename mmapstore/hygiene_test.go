@@ -196,6 +196,9 @@ func TestQuota(t *testing.T) {
 	if _, err := s.Create("in/y", arrayx.Uint8, arrayx.Shape{3 << 22}, arrayx.OrderC, nil); !errors.Is(err, ErrNoSpace) {
 		t.Fatalf("Create over the limit: %v; want ErrNoSpace", err)
 	}
+	if _, _, err := s.Copy(a, "in/z", nil); !errors.Is(err, ErrNoSpace) {
+		t.Fatalf("Copy over the limit: %v; want ErrNoSpace", err)
+	}
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 1 || entries[0].Name() != "small.arx" {
 		t.Fatalf("refusals left %v in the store", entries)

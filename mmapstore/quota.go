@@ -79,18 +79,18 @@ func (s *Store) usage(skip string) (int64, error) {
 	return n, nil
 }
 
-// reserve checks that a file of size bytes for the array name fits under
-// the store's limit, not counting the file skip (a partial about to be
-// reused). The check holds s.quota until unlock, which the caller calls
-// once the file is allocated, so that concurrent creations in this process
-// see each other. (Other processes may still overshoot the limit together:
+// reserve checks that a file of size bytes for op (the operation and the
+// array's name, for errors) fits under the store's limit, not counting the
+// file skip (a partial about to be reused). The check holds s.quota until
+// unlock, which the caller calls once the file is allocated, so that
+// concurrent creations in this process see each other. (Other processes may still overshoot the limit together:
 // the check is not a reservation on disk.)
-func (s *Store) reserve(name string, size int64, skip string) (unlock func(), err error) {
+func (s *Store) reserve(op string, size int64, skip string) (unlock func(), err error) {
 	if s.maxBytes <= 0 {
 		return func() {}, nil
 	}
 	if size > s.maxBytes {
-		return nil, fmt.Errorf("mmapstore: %s: %w: %d bytes, over the store's limit of %d", name, ErrNoSpace, size, s.maxBytes)
+		return nil, fmt.Errorf("mmapstore: %s: %w: %d bytes, over the store's limit of %d", op, ErrNoSpace, size, s.maxBytes)
 	}
 	s.quota.Lock()
 	// The filesystem's used bytes bound the store's on a memory-backed
@@ -107,7 +107,7 @@ func (s *Store) reserve(name string, size int64, skip string) (unlock func(), er
 	if used+size > s.maxBytes {
 		s.quota.Unlock()
 		return nil, fmt.Errorf("mmapstore: %s: %w: %d bytes more would take the store to %d, over its limit of %d",
-			name, ErrNoSpace, size, used+size, s.maxBytes)
+			op, ErrNoSpace, size, used+size, s.maxBytes)
 	}
 	return s.quota.Unlock, nil
 }

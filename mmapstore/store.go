@@ -41,9 +41,9 @@ type Options struct {
 	// mistyped store is reported rather than made.
 	NoCreate bool
 	// MaxBytes caps the bytes the store's files may take, published arrays
-	// and files in progress together (see Usage): Create and Receive refuse
-	// an array that would take the store past it with ErrNoSpace, before
-	// anything is allocated. Zero means the default: on a memory-backed
+	// and files in progress together (see Usage): Create, Receive and Copy
+	// refuse an array that would take the store past it with ErrNoSpace,
+	// before anything is allocated. Zero means the default: on a memory-backed
 	// filesystem (tmpfs or ramfs, Linux), DefaultMemoryPercent of physical
 	// memory; elsewhere no limit. Negative means no limit.
 	MaxBytes int64
@@ -128,7 +128,7 @@ func (s *Store) Create(name string, dt arrayx.DType, shape arrayx.Shape, order a
 	if h, err := arrayx.NewHeader(dt, shape, order, o.Attrs); err == nil {
 		// Checked and allocated under one lock, so that this process's
 		// writers do not all pass the check before any has allocated.
-		unlock, err := s.reserve(name, h.FileSize(), "")
+		unlock, err := s.reserve("create "+name, h.FileSize(), "")
 		if err != nil {
 			return nil, err
 		}

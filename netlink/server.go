@@ -64,7 +64,7 @@ type Config struct {
 	// Sync is the sync mode for arrays received by PUT (default SyncAuto).
 	Sync mmapstore.SyncMode
 	// PartialMaxAge governs the cleaning a server does when it starts
-	// serving (unless ReadOnly): it removes the temporary files that crashed
+	// serving and every CleanEvery after (unless ReadOnly): it removes the temporary files that crashed
 	// writers left in the store (never a live writer's, in any process:
 	// mmapstore.Store.Clean), and the partial files of interrupted transfers
 	// last modified more than PartialMaxAge ago (default 24 h; negative keeps
