@@ -182,6 +182,12 @@ func (s *Store) cleanFile(name string, kind int, opts *CleanOptions) (outcome in
 		return cleanGone, 0, nil
 	}
 	age := time.Since(fi.ModTime())
+	if kind == partialFile && age < opts.PartialsOlderThan {
+		// Kept whoever holds it, and judged without the lock: a transfer
+		// resuming it at this instant must not find it busy (a server
+		// cleans while it serves).
+		return cleanKept, fi.Size(), nil
+	}
 	if locksWork {
 		if err := lockExclusive(f); err != nil {
 			if errors.Is(err, ErrBusy) {
@@ -191,9 +197,6 @@ func (s *Store) cleanFile(name string, kind int, opts *CleanOptions) (outcome in
 		}
 	} else if age < unlockedMinAge {
 		return cleanInUse, fi.Size(), nil // cannot know: assume a live writer
-	}
-	if kind == partialFile && age < opts.PartialsOlderThan {
-		return cleanKept, fi.Size(), nil
 	}
 	// The name may lead elsewhere by now: a symlink planted under it, or a
 	// file that replaced the one we locked.

@@ -104,6 +104,32 @@ func TestCleanDryRun(t *testing.T) {
 	}
 }
 
+// TestCleanYoungPartialUnlocked: a partial younger than the age asked for
+// is kept without its lock being tried, so a live one counts as kept, not
+// in use: a clean while transfers go on never makes one find its partial
+// busy.
+func TestCleanYoungPartialUnlocked(t *testing.T) {
+	s := newStore(t)
+	src := newStore(t)
+	create(t, src, "p", arrayx.Uint8, arrayx.Shape{100}, arrayx.OrderC)
+	p, err := s.Receive("p", headerOf(t, src, "p"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	res, err := s.Clean(&CleanOptions{PartialsOlderThan: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Kept != 1 || res.InUse != 0 || len(res.Removed) != 0 {
+		t.Fatalf("Clean: %+v; want the young live partial kept without trying its lock", res)
+	}
+	age(t, filepath.Join(s.Dir(), p.file), 2*time.Hour)
+	if res, _ := s.Clean(&CleanOptions{PartialsOlderThan: time.Hour}); res.InUse != 1 || len(res.Removed) != 0 {
+		t.Fatalf("Clean of the old live partial: %+v; want it in use", res)
+	}
+}
+
 // TestHidden: Hidden lists temporary and partial files, tells live from
 // dead across processes, and says how much of each partial verifies.
 func TestHidden(t *testing.T) {
