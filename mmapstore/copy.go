@@ -50,13 +50,11 @@ func (s *Store) Copy(src *Array, name string, opts *CopyOptions) (*Array, CopySt
 		o = *opts
 	}
 	o.Sync = s.syncMode(o.Sync)
-	// Checked only: holding the lock for the whole copy would stall every
-	// other writer of the store meanwhile.
-	unlock, err := s.reserve("copy "+name, src.Header().FileSize(), "")
+	release, err := s.reserve("copy "+name, src.Header().FileSize(), "")
 	if err != nil {
 		return nil, CopyStats{}, err
 	}
-	unlock()
+	defer release()
 	var a *Array
 	var st CopyStats
 	err = s.retryVanished(name, func(file string) (err error) {

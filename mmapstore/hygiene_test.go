@@ -230,11 +230,23 @@ func TestQuota(t *testing.T) {
 		t.Fatalf("refusals left %v in the store", entries)
 	}
 
-	// Room again: x fits, is interrupted, and resumes although its partial
-	// and what it still needs add up to more than the limit.
+	// Room again, but taken by a creation of this process that has passed
+	// the check and not yet allocated its file: x does not fit meanwhile.
 	if err := s.Remove("small"); err != nil {
 		t.Fatal(err)
 	}
+	release, err := s.reserve("create other", 200, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Receive("in/x", hdr, nil); !errors.Is(err, ErrNoSpace) {
+		t.Fatalf("Receive while another file is pending: %v; want ErrNoSpace", err)
+	}
+	release()
+	release() // idempotent
+
+	// x fits now, is interrupted, and resumes although its partial and what
+	// it still needs add up to more than the limit.
 	p, err := s.Receive("in/x", hdr, nil)
 	if err != nil {
 		t.Fatal(err)

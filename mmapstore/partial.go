@@ -118,11 +118,11 @@ func (s *Store) Receive(name string, header []byte, opts *ReceiveOptions) (*Part
 	}
 	// Before anything is created; the partial's own file, if one is left
 	// from an interrupted transfer, is reused and so not counted twice.
-	unlock, err := s.reserve("receive "+name, h.FileSize(), p.file)
+	release, err := s.reserve("receive "+name, h.FileSize(), p.file)
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
+	defer release()
 	for attempt := 1; ; attempt++ {
 		d := filepath.Dir(file)
 		err := s.mkdirs(d)

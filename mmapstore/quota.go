@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // DefaultMemoryPercent is the share of physical memory a store on a
@@ -81,11 +82,12 @@ func (s *Store) usage(skip string) (int64, error) {
 
 // reserve checks that a file of size bytes for op (the operation and the
 // array's name, for errors) fits under the store's limit, not counting the
-// file skip (a partial about to be reused). The check holds s.quota until
-// unlock, which the caller calls once the file is allocated, so that
-// concurrent creations in this process see each other. (Other processes may still overshoot the limit together:
-// the check is not a reservation on disk.)
-func (s *Store) reserve(op string, size int64, skip string) (unlock func(), err error) {
+// file skip (a partial about to be reused), and counts it as pending until
+// the caller calls release, once the file is allocated: the writers and
+// receivers of this process see each other without waiting for each other.
+// (Other processes may still overshoot the limit together: the check is
+// not a reservation on disk.)
+func (s *Store) reserve(op string, size int64, skip string) (release func(), err error) {
 	if s.maxBytes <= 0 {
 		return func() {}, nil
 	}
@@ -93,23 +95,29 @@ func (s *Store) reserve(op string, size int64, skip string) (unlock func(), err 
 		return nil, fmt.Errorf("mmapstore: %s: %w: %d bytes, over the store's limit of %d", op, ErrNoSpace, size, s.maxBytes)
 	}
 	s.quota.Lock()
+	defer s.quota.Unlock()
 	// The filesystem's used bytes bound the store's on a memory-backed
-	// filesystem, where every file is allocated in full: when they fit,
-	// no walk of the store is needed.
-	if used, ok := s.fsUsed(); ok && used+size <= s.maxBytes {
-		return s.quota.Unlock, nil
+	// filesystem, where every file is allocated in full: when they leave
+	// room, no walk of the store is needed.
+	used, ok := s.fsUsed()
+	if !ok || used+s.pending+size > s.maxBytes {
+		if used, err = s.usage(skip); err != nil {
+			return nil, err
+		}
 	}
-	used, err := s.usage(skip)
-	if err != nil {
-		s.quota.Unlock()
-		return nil, err
-	}
-	if used+size > s.maxBytes {
-		s.quota.Unlock()
+	if used+s.pending+size > s.maxBytes {
 		return nil, fmt.Errorf("mmapstore: %s: %w: %d bytes more would take the store to %d, over its limit of %d",
-			op, ErrNoSpace, size, used+size, s.maxBytes)
+			op, ErrNoSpace, size, used+s.pending+size, s.maxBytes)
 	}
-	return s.quota.Unlock, nil
+	s.pending += size
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.quota.Lock()
+			s.pending -= size
+			s.quota.Unlock()
+		})
+	}, nil
 }
 
 // fsUsed returns the bytes used on a memory-backed store's filesystem.

@@ -57,7 +57,8 @@ type Store struct {
 	root     *os.Root
 	opts     Options
 	maxBytes int64      // the effective limit, 0 for none
-	quota    sync.Mutex // one check-and-allocate at a time (quota.go)
+	quota    sync.Mutex // guards pending
+	pending  int64      // bytes passed by reserve and not yet allocated (quota.go)
 }
 
 // OpenStore opens (creating it if needed, unless opts.NoCreate) the store in dir.
@@ -126,13 +127,13 @@ func (s *Store) Create(name string, dt arrayx.DType, shape arrayx.Shape, order a
 	}
 	o.Sync = s.syncMode(o.Sync)
 	if h, err := arrayx.NewHeader(dt, shape, order, o.Attrs); err == nil {
-		// Checked and allocated under one lock, so that this process's
-		// writers do not all pass the check before any has allocated.
-		unlock, err := s.reserve("create "+name, h.FileSize(), "")
+		// Pending until allocated, so that this process's writers do not
+		// all pass the check before any has allocated.
+		release, err := s.reserve("create "+name, h.FileSize(), "")
 		if err != nil {
 			return nil, err
 		}
-		defer unlock()
+		defer release()
 	}
 	var w *Writer
 	err := s.retryVanished(name, func(file string) (err error) {
