@@ -50,7 +50,7 @@ func TestPutOverQuota(t *testing.T) {
 // the temporary file of a writer that died after the server started goes.
 func TestPeriodicClean(t *testing.T) {
 	remote := teststore.Temp(t)
-	_, addr := startServer(t, remote, "tcp", Config{CleanEvery: 20 * time.Millisecond})
+	srv, addr := startServer(t, remote, "tcp", Config{CleanEvery: 20 * time.Millisecond})
 	dial(t, addr, nil) // served: the first clean is over
 	// Nobody holds its lock: what a writer killed at this point leaves.
 	orphan := filepath.Join(remote.Dir(), ".late.arx.tmp-0123456789abcdef")
@@ -62,6 +62,13 @@ func TestPeriodicClean(t *testing.T) {
 		return errors.Is(err, os.ErrNotExist)
 	}) {
 		t.Fatal("the server did not clean the dead writer's file while serving")
+	}
+	srv.Shutdown(context.Background())
+	srv.mu.Lock()
+	running := srv.cleanStop != nil
+	srv.mu.Unlock()
+	if running {
+		t.Fatal("Shutdown left the periodic cleaning running")
 	}
 }
 
