@@ -64,7 +64,7 @@ type Config struct {
 	// Sync is the sync mode for arrays received by PUT (default SyncAuto).
 	Sync mmapstore.SyncMode
 	// PartialMaxAge governs the cleaning a server does when it starts
-	// serving and every CleanEvery after (unless ReadOnly): it removes the temporary files that crashed
+	// serving (unless ReadOnly): it removes the temporary files that crashed
 	// writers left in the store (never a live writer's, in any process:
 	// mmapstore.Store.Clean), and the partial files of interrupted transfers
 	// last modified more than PartialMaxAge ago (default 24 h; negative keeps
@@ -72,8 +72,9 @@ type Config struct {
 	// array resumes from them.
 	PartialMaxAge time.Duration
 	// CleanEvery is how often the server cleans again while it serves, as
-	// at the start (default 10 min; negative: only at the start), so that
-	// a long-lived server does not keep what writers that died since left.
+	// at the start and by the same PartialMaxAge (default 10 min; negative:
+	// only at the start), so that a long-lived server does not keep what
+	// writers that died since left.
 	CleanEvery time.Duration
 	// Logger receives one line per connection and per request (default: discard).
 	Logger *slog.Logger
