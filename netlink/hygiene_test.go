@@ -101,3 +101,30 @@ func TestDamagedPushLeavesNoPartial(t *testing.T) {
 	}
 	notVisible(t, remote, "x")
 }
+
+// TestEagerPutOverQuota: an eager PUT past the store's limit is answered
+// 507 (no_space); its data, already sent, is read and dropped, so the
+// connection stays in step, and nothing is left in the store.
+func TestEagerPutOverQuota(t *testing.T) {
+	raw, data := smallBlockArray(t, 3*arrayx.MinBlockSize, 6)
+	dir := t.TempDir()
+	st, err := mmapstore.OpenStore(dir, &mmapstore.Options{Sync: mmapstore.SyncNever, MaxBytes: int64(len(data))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	storeSmallBlockArray(t, st, "good", 100, 1) // what r.usable lists
+	_, addr := startServer(t, st, "tcp", Config{})
+	r := v2Dial(t, addr, v2Hello(FeatureEager))
+	if err := r.write(eagerPut("in/x", raw, data)); err != nil {
+		t.Fatal(err)
+	}
+	r.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if kind, rep, err := r.read(); err != nil || kind != kindReply || rep.Status != StatusNoSpace || rep.Code != "no_space" {
+		t.Fatalf("eager PUT over the quota: %s %+v, %v; want 507 no_space", kindName(kind), rep, err)
+	}
+	r.usable("an eager PUT over the quota")
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Fatalf("the refused eager PUT left %v", entries)
+	}
+}
