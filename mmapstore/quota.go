@@ -18,23 +18,20 @@ import (
 // point where the machine runs out of memory.
 const DefaultMemoryPercent = 50
 
-// maxBytes resolves Options.MaxBytes for the store root opens.
-func maxBytes(root *os.Root, opt int64) int64 {
+// maxBytes resolves Options.MaxBytes for the store root opens, and says
+// whether the store is memory-backed.
+func maxBytes(root *os.Root, opt int64) (limit int64, inMemory bool) {
+	if d, err := root.Open("."); err == nil {
+		inMemory = inMemoryFS(d)
+		d.Close()
+	}
 	switch {
 	case opt > 0:
-		return opt
-	case opt < 0:
-		return 0
+		return opt, inMemory
+	case opt < 0 || !inMemory:
+		return 0, inMemory
 	}
-	d, err := root.Open(".")
-	if err != nil {
-		return 0
-	}
-	defer d.Close()
-	if !inMemoryFS(d) {
-		return 0
-	}
-	return physicalMemory() / 100 * DefaultMemoryPercent
+	return physicalMemory() / 100 * DefaultMemoryPercent, inMemory
 }
 
 // MaxBytes returns the most bytes the store's files may take (Options.MaxBytes
@@ -122,13 +119,13 @@ func (s *Store) reserve(op string, size int64, skip string) (release func(), err
 
 // fsUsed returns the bytes used on a memory-backed store's filesystem.
 func (s *Store) fsUsed() (int64, bool) {
+	if !s.inMemory {
+		return 0, false
+	}
 	d, err := s.root.Open(".")
 	if err != nil {
 		return 0, false
 	}
 	defer d.Close()
-	if !inMemoryFS(d) {
-		return 0, false
-	}
 	return usedSpace(d)
 }

@@ -59,6 +59,7 @@ type Store struct {
 	maxBytes int64      // the effective limit, 0 for none
 	quota    sync.Mutex // guards pending
 	pending  int64      // bytes passed by reserve and not yet allocated (quota.go)
+	inMemory bool       // on a memory-backed filesystem (quota.go)
 }
 
 // OpenStore opens (creating it if needed, unless opts.NoCreate) the store in dir.
@@ -83,7 +84,9 @@ func OpenStore(dir string, opts *Options) (*Store, error) {
 			return nil, err
 		}
 	}
-	return &Store{dir: dir, root: root, opts: *opts, maxBytes: maxBytes(root, opts.MaxBytes)}, nil
+	s := &Store{dir: dir, root: root, opts: *opts}
+	s.maxBytes, s.inMemory = maxBytes(root, opts.MaxBytes)
+	return s, nil
 }
 
 // implicitDefault says whether dir is the platform's shared default
@@ -126,7 +129,7 @@ func (s *Store) Create(name string, dt arrayx.DType, shape arrayx.Shape, order a
 		o = *opts
 	}
 	o.Sync = s.syncMode(o.Sync)
-	if h, err := arrayx.NewHeader(dt, shape, order, o.Attrs); err == nil {
+	if h, err := arrayx.NewHeader(dt, shape, order, o.Attrs); s.maxBytes > 0 && err == nil {
 		// Pending until allocated, so that this process's writers do not
 		// all pass the check before any has allocated.
 		release, err := s.reserve("create "+name, h.FileSize(), "")
