@@ -37,12 +37,18 @@ type CleanOptions struct {
 	// modified at least this long ago. Zero keeps every partial: the next
 	// transfer of the same array resumes from it.
 	PartialsOlderThan time.Duration
+	// DryRun removes nothing: the result lists what would be removed (each
+	// file was locked and checked as for a removal, then left alone).
+	DryRun bool
 }
 
 // CleanResult says what Store.Clean found.
 type CleanResult struct {
-	// Removed lists the files removed, as store-relative slash paths.
+	// Removed lists the files removed (or, with DryRun, that would be), as
+	// store-relative slash paths.
 	Removed []string
+	// Sizes holds the size of each file in Removed.
+	Sizes []int64
 	// Bytes is their total size.
 	Bytes int64
 	// InUse counts temporary and partial files kept because a live writer or
@@ -97,6 +103,7 @@ func (s *Store) Clean(opts *CleanOptions) (CleanResult, error) {
 			errs = append(errs, fmt.Errorf("%s: %w", p, err))
 		case outcome == cleanRemoved:
 			res.Removed = append(res.Removed, p)
+			res.Sizes = append(res.Sizes, size)
 			res.Bytes += size
 		case outcome == cleanInUse:
 			res.InUse++
@@ -175,6 +182,12 @@ func (s *Store) cleanFile(name string, kind int, opts *CleanOptions) (outcome in
 		return cleanGone, 0, nil
 	}
 	age := time.Since(fi.ModTime())
+	if kind == partialFile && age < opts.PartialsOlderThan {
+		// Kept whoever holds it, and judged without the lock: a transfer
+		// resuming it at this instant must not find it busy (a server
+		// cleans while it serves).
+		return cleanKept, fi.Size(), nil
+	}
 	if locksWork {
 		if err := lockExclusive(f); err != nil {
 			if errors.Is(err, ErrBusy) {
@@ -185,13 +198,13 @@ func (s *Store) cleanFile(name string, kind int, opts *CleanOptions) (outcome in
 	} else if age < unlockedMinAge {
 		return cleanInUse, fi.Size(), nil // cannot know: assume a live writer
 	}
-	if kind == partialFile && age < opts.PartialsOlderThan {
-		return cleanKept, fi.Size(), nil
-	}
 	// The name may lead elsewhere by now: a symlink planted under it, or a
 	// file that replaced the one we locked.
 	if li, err := s.root.Lstat(name); err != nil || !os.SameFile(fi, li) {
 		return cleanGone, 0, nil
+	}
+	if opts.DryRun {
+		return cleanRemoved, fi.Size(), nil
 	}
 	if err := s.root.Remove(name); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {

@@ -50,9 +50,14 @@ func (s *Store) Copy(src *Array, name string, opts *CopyOptions) (*Array, CopySt
 		o = *opts
 	}
 	o.Sync = s.syncMode(o.Sync)
+	release, err := s.reserve("copy "+name, src.Header().FileSize(), "")
+	if err != nil {
+		return nil, CopyStats{}, err
+	}
+	defer release()
 	var a *Array
 	var st CopyStats
-	err := s.retryVanished(name, func(file string) (err error) {
+	err = s.retryVanished(name, func(file string) (err error) {
 		a, st, err = copyIn(s.root, file, name, src, &o)
 		if err != nil {
 			s.pruneDirs(file) // a refused copy leaves no empty directory, like Abort

@@ -116,6 +116,13 @@ func (s *Store) Receive(name string, header []byte, opts *ReceiveOptions) (*Part
 		state:   make([]uint8, h.NumBlocks()),
 		changed: make(chan struct{}),
 	}
+	// Before anything is created; the partial's own file, if one is left
+	// from an interrupted transfer, is reused and so not counted twice.
+	release, err := s.reserve("receive "+name, h.FileSize(), p.file)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	for attempt := 1; ; attempt++ {
 		d := filepath.Dir(file)
 		err := s.mkdirs(d)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/arrayx/arrayx/arrayx"
 )
@@ -35,23 +36,42 @@ func DefaultDir() string {
 type Options struct {
 	Limits arrayx.Limits // header limits for Open, Stat and Wait
 	Sync   SyncMode      // default sync mode for Create
+	// NoCreate refuses a directory that does not exist (an error wrapping
+	// fs.ErrNotExist) instead of creating it: for readers, so that a
+	// mistyped store is reported rather than made.
+	NoCreate bool
+	// MaxBytes caps the bytes the store's files may take, published arrays
+	// and files in progress together (see Usage): Create, Receive and Copy
+	// refuse an array that would take the store past it with ErrNoSpace,
+	// before anything is allocated. Zero means the default: on a memory-backed
+	// filesystem (tmpfs or ramfs, Linux), DefaultMemoryPercent of physical
+	// memory; elsewhere no limit. Negative means no limit.
+	MaxBytes int64
 }
 
 // Store is a directory of named arrays, each in a file NAME.arx. All access
 // goes through an os.Root, so no name or symlink reaches outside the
 // directory. A Store is safe for concurrent use by goroutines and processes.
 type Store struct {
-	dir  string
-	root *os.Root
-	opts Options
+	dir      string
+	root     *os.Root
+	opts     Options
+	maxBytes int64      // the effective limit, 0 for none
+	quota    sync.Mutex // guards pending
+	pending  int64      // bytes passed by reserve and not yet allocated (quota.go)
+	inMemory bool       // on a memory-backed filesystem (quota.go)
 }
 
-// OpenStore opens (creating it if needed) the store in dir.
+// OpenStore opens (creating it if needed, unless opts.NoCreate) the store in dir.
 func OpenStore(dir string, opts *Options) (*Store, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if opts.NoCreate {
+		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("mmapstore: store %s does not exist: %w", dir, fs.ErrNotExist)
+		}
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("mmapstore: store %s: %w", dir, err)
 	}
 	root, err := os.OpenRoot(dir)
@@ -64,7 +84,9 @@ func OpenStore(dir string, opts *Options) (*Store, error) {
 			return nil, err
 		}
 	}
-	return &Store{dir: dir, root: root, opts: *opts}, nil
+	s := &Store{dir: dir, root: root, opts: *opts}
+	s.maxBytes, s.inMemory = maxBytes(root, opts.MaxBytes)
+	return s, nil
 }
 
 // implicitDefault says whether dir is the platform's shared default
@@ -107,6 +129,15 @@ func (s *Store) Create(name string, dt arrayx.DType, shape arrayx.Shape, order a
 		o = *opts
 	}
 	o.Sync = s.syncMode(o.Sync)
+	if h, err := arrayx.NewHeader(dt, shape, order, o.Attrs); s.maxBytes > 0 && err == nil {
+		// Pending until allocated, so that this process's writers do not
+		// all pass the check before any has allocated.
+		release, err := s.reserve("create "+name, h.FileSize(), "")
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+	}
 	var w *Writer
 	err := s.retryVanished(name, func(file string) (err error) {
 		w, err = createIn(s.root, file, name, dt, shape, order, &o)

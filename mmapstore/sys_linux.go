@@ -91,6 +91,24 @@ func freeSpace(f *os.File) (int64, bool) {
 	return int64(st.Bavail) * int64(st.Bsize), true
 }
 
+// usedSpace returns the bytes in use on f's filesystem.
+func usedSpace(f *os.File) (int64, bool) {
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(int(f.Fd()), &st); err != nil {
+		return 0, false
+	}
+	return int64(st.Blocks-st.Bfree) * int64(st.Bsize), true
+}
+
+// physicalMemory returns the machine's RAM in bytes, 0 if unknown.
+func physicalMemory() int64 {
+	var si unix.Sysinfo_t
+	if err := unix.Sysinfo(&si); err != nil {
+		return 0
+	}
+	return int64(si.Totalram) * int64(si.Unit)
+}
+
 // Prefault populates the writable pages of b ahead of use
 // (MADV_POPULATE_WRITE, Linux 5.14+), so that writing into a fresh mapping
 // does not take a page fault per page. It reports false where unsupported.

@@ -25,6 +25,11 @@ func lockExclusive(*os.File) error { return nil }
 
 func freeSpace(*os.File) (int64, bool) { return 0, false }
 
+func usedSpace(*os.File) (int64, bool) { return 0, false }
+
+// physicalMemory is unknown here: no store is memory-backed (inMemoryFS).
+func physicalMemory() int64 { return 0 }
+
 // noSpace returns err unchanged: only Linux's errnos (ENOSPC, EDQUOT,
 // EFBIG) are marked ErrNoSpace.
 func noSpace(err error) error { return err }

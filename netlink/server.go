@@ -72,6 +72,11 @@ type Config struct {
 	// them all). Younger partials stay, and the next transfer of the same
 	// array resumes from them.
 	PartialMaxAge time.Duration
+	// CleanEvery is how often the server cleans again while it serves, as
+	// at the start and by the same PartialMaxAge (default 10 min; negative:
+	// only at the start), so that a long-lived server does not keep what
+	// writers that died since left.
+	CleanEvery time.Duration
 	// Logger receives one line per connection and per request (default: discard).
 	Logger *slog.Logger
 	// TLS, when set, makes the server speak TLS 1.3 (at least) on every
@@ -111,6 +116,9 @@ func (c Config) withDefaults() Config {
 	if c.PartialMaxAge == 0 {
 		c.PartialMaxAge = DefaultPartialMaxAge
 	}
+	if c.CleanEvery == 0 {
+		c.CleanEvery = DefaultCleanEvery
+	}
 	return c
 }
 
@@ -147,6 +155,7 @@ type Server struct {
 	cfg   Config
 
 	cleanOnce sync.Once
+	cleanStop chan struct{} // closed to stop the periodic cleaning (s.mu)
 
 	mu        sync.Mutex
 	listeners map[net.Listener]bool
@@ -192,7 +201,7 @@ func (s *Server) Serve(l net.Listener) error {
 		delete(s.listeners, l)
 		s.mu.Unlock()
 	}()
-	s.cleanOnce.Do(s.clean)
+	s.cleanOnce.Do(s.startCleaning)
 	var delay time.Duration
 	for {
 		nc, err := l.Accept()
@@ -309,6 +318,7 @@ func (s *Server) untrack(c *serverConn) {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
+	s.stopCleaning()
 	for l := range s.listeners {
 		l.Close()
 	}
@@ -337,6 +347,7 @@ func (s *Server) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closing = true
+	s.stopCleaning()
 	for l := range s.listeners {
 		l.Close()
 	}
@@ -369,7 +380,7 @@ func (s *Server) dropRecv(t *recvTransfer) {
 	t.mu.Unlock()
 	s.mu.Unlock()
 	if last {
-		t.p.Close()
+		t.closePartial()
 	}
 }
 

@@ -68,6 +68,7 @@ type recvTransfer struct {
 	refetched int   // blocks received again after a bad CRC
 	progress  func(int64)
 	finishing bool
+	damaged   bool          // a block failed maxBlockAttempts times: the source's copy is bad
 	done      chan struct{} // closed when the array is published or the transfer failed
 	err       error         // why it failed, once done
 	work      chan struct{} // closed and replaced when blocks go back into the pool
@@ -179,6 +180,7 @@ func (t *recvTransfer) failed(i int, cause error) error {
 		t.mu.Unlock()
 		return nil
 	}
+	t.damaged = true
 	t.mu.Unlock()
 	err := fmt.Errorf("%w (received %d times)", cause, maxBlockAttempts)
 	t.fail(err)

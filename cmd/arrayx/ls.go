@@ -16,17 +16,19 @@ import (
 // lsCmd lists the store's arrays, sorted by name, with their headers.
 type lsCmd struct {
 	json    bool
+	all     bool
 	remote  string
 	digests bool
 	netFlags
 }
 
 func (c *lsCmd) usage() (string, string) {
-	return "[--json] [--digests] [--remote ADDR [--token-file F]]", "list the arrays in the store, or on a server"
+	return "[--json] [--all] [--digests] [--remote ADDR [--token-file F]]", "list the arrays in the store, or on a server"
 }
 
 func (c *lsCmd) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&c.json, "json", false, "print a JSON array of the objects info --json prints (with --remote: name, dtype, shape, order, nbytes)")
+	fs.BoolVar(&c.all, "all", false, "also list temporary and partial files, with their sizes (what they hold in RAM on a memory-backed store)")
 	fs.StringVar(&c.remote, "remote", "", "list a server's arrays instead (HOST[:PORT], port 7070 by default, or unix:/path)")
 	fs.BoolVar(&c.digests, "digests", false, "add each array's digest, which changes with its content (the one sync compares)")
 	c.netFlags.addFlags(fs)
@@ -37,9 +39,12 @@ func (c *lsCmd) run(ctx context.Context, e *env, args []string) error {
 		return usagef("takes no arguments, got %q", args)
 	}
 	if c.remote != "" {
+		if c.all {
+			return usagef("--all lists a local store's files; not with --remote")
+		}
 		return c.runRemote(ctx, e)
 	}
-	st, err := e.openStore()
+	st, err := e.openExistingStore()
 	if err != nil {
 		return err
 	}
@@ -70,7 +75,9 @@ func (c *lsCmd) run(ctx context.Context, e *env, args []string) error {
 	if c.digests {
 		addDigests(st, infos)
 	}
-	if c.json {
+	if c.all {
+		err = c.listAll(e, st, infos)
+	} else if c.json {
 		err = writeJSON(e.stdout, infos)
 	} else {
 		tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)

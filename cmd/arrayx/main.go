@@ -34,6 +34,7 @@ var verbs = map[string]func() verb{
 	"rm":     func() verb { return &rmCmd{} },
 	"cp":     func() verb { return &cpCmd{} },
 	"cat":    func() verb { return &catCmd{} },
+	"clean":  func() verb { return &cleanCmd{} },
 	"demo":   func() verb { return &demoCmd{} },
 	"serve":  func() verb { return &serveCmd{} },
 	"push":   func() verb { return &pushCmd{} },
@@ -65,13 +66,13 @@ func (e *env) openStore() (*mmapstore.Store, error) {
 }
 
 // namedStore checks that args is a single valid array name and opens the
-// store; the caller closes it.
+// store, which must exist; the caller closes it.
 func (e *env) namedStore(args []string) (*mmapstore.Store, string, error) {
 	name, err := arrayName(args)
 	if err != nil {
 		return nil, "", err
 	}
-	st, err := e.openStore()
+	st, err := e.openExistingStore()
 	if err != nil {
 		return nil, "", err
 	}

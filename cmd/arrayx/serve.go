@@ -31,11 +31,12 @@ type serveCmd struct {
 	maxChain  int
 	tlsCert   string
 	tlsKey    string
+	maxStore  string
 	netFlags
 }
 
 func (c *serveCmd) usage() (string, string) {
-	return "[--listen 127.0.0.1:7070] [--http 127.0.0.1:8080] [--read-only] [--token-file F] [--tls-cert F --tls-key F] [--max-bytes N] [--max-conns N] [--no-relay] [--sync]",
+	return "[--listen 127.0.0.1:7070] [--http 127.0.0.1:8080] [--read-only] [--token-file F] [--tls-cert F --tls-key F] [--max-bytes N] [--max-store-bytes N|none] [--max-conns N] [--no-relay] [--sync]",
 		"serve the store to push, pull and ls --remote, and read-only over HTTP (SIGINT/SIGTERM stop it gracefully)"
 }
 
@@ -44,6 +45,8 @@ func (c *serveCmd) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.http, "http", "", "also serve the store read-only over HTTP on this TCP address (GET /v1/arrays/...)")
 	fs.BoolVar(&c.readOnly, "read-only", false, "refuse push and delete")
 	fs.StringVar(&c.maxBytes, "max-bytes", "", "refuse pushed arrays larger than this (e.g. 64GiB; default no limit)")
+	fs.StringVar(&c.maxStore, "max-store-bytes", "", "refuse pushes (507) that would take the store past this size, e.g. 200GiB, or \"none\" "+
+		"(default: half of physical memory on a memory-backed store, else none)")
 	fs.IntVar(&c.maxConns, "max-conns", 256, "most simultaneous connections")
 	fs.IntVar(&c.streams, "max-streams", netlink.DefaultMaxStreams, "most connections one transfer may use (1: no joining)")
 	fs.BoolVar(&c.noRelay, "no-relay", false, "refuse to relay pushes to further hosts (relaying needs --token-file)")
@@ -157,7 +160,7 @@ func (c *serveCmd) run(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	c.warnExposed(&cfg)
-	st, err := e.openStore()
+	st, err := c.openStore(e)
 	if err != nil {
 		return err
 	}
