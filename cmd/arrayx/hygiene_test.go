@@ -195,8 +195,8 @@ func TestServeMaxStoreBytes(t *testing.T) {
 	addr, stop := startServe(t, remote, "--max-store-bytes", "100KiB")
 	mustRun(t, local, "create", "x", "--dtype", "int32", "--shape", "300,500")
 	r := arrayxRun(t, local, "push", "x", addr)
-	if r.code != 1 || !strings.Contains(r.stderr, "507") || !strings.Contains(r.stderr, "no space") {
-		t.Fatalf("push over the limit: exit %d, stderr %q; want 507", r.code, r.stderr)
+	if r.code != 1 || !strings.Contains(r.stderr, `has no room for "x"`) {
+		t.Fatalf("push over the limit: exit %d, stderr %q; want the server's 507 in a sentence", r.code, r.stderr)
 	}
 	if entries, _ := os.ReadDir(remote); len(entries) != 0 {
 		t.Fatalf("the refused push left %v", entries)

@@ -82,7 +82,7 @@ func (c *infoCmd) stat(ctx context.Context, e *env, name string) (*arrayx.Header
 
 // stat reads name's header from the store.
 func (e *env) stat(name string) (*arrayx.Header, error) {
-	st, err := e.openStore()
+	st, err := e.openExistingStore()
 	if err != nil {
 		return nil, err
 	}

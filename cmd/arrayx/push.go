@@ -131,7 +131,7 @@ func (c *pushCmd) run(ctx context.Context, e *env, args []string) error {
 // prefixed lists the store's arrays whose names start with prefix; none is
 // an error.
 func (e *env) prefixed(prefix string) ([]string, error) {
-	st, err := e.openStore()
+	st, err := e.openExistingStore()
 	if err != nil {
 		return nil, err
 	}

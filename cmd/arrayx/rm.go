@@ -65,7 +65,7 @@ func (c *rmCmd) run(ctx context.Context, e *env, args []string) error {
 			where:  "on " + c.remote,
 		}
 	} else {
-		st, err := e.openStore()
+		st, err := e.openExistingStore()
 		if err != nil {
 			return err
 		}
