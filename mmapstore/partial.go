@@ -29,6 +29,10 @@ type ReceiveOptions struct {
 	MaxBytes int64
 	// Sync overrides the store's sync mode for the published array.
 	Sync SyncMode
+	// Checked, when set, is called as the blocks an interrupted transfer
+	// left are checked before they are reused, with the bytes checked
+	// since its last call (from several goroutines at once).
+	Checked func(n int64)
 }
 
 // BlockRange is the blocks [Start, End) of an array.
@@ -74,7 +78,8 @@ type Partial struct {
 	state   []uint8 // blockMissing, blockLanding or blockHeld, per block
 	held    int64   // data bytes in held blocks
 	changed chan struct{}
-	resumed int64 // held when the partial was opened
+	resumed int64         // held when the partial was opened
+	checked func(n int64) // ReceiveOptions.Checked
 }
 
 // Receive prepares to receive the array whose prefix and header (the first
@@ -115,6 +120,7 @@ func (s *Store) Receive(name string, header []byte, opts *ReceiveOptions) (*Part
 		file:    dir + tempPrefix + base + partialSuffix + hex.EncodeToString(sum[:8]),
 		state:   make([]uint8, h.NumBlocks()),
 		changed: make(chan struct{}),
+		checked: opts.Checked,
 	}
 	// Before anything is created; the partial's own file, if one is left
 	// from an interrupted transfer, is reused and so not counted twice.
@@ -197,6 +203,10 @@ func (p *Partial) open() error {
 	err = p.df.scanBlocks(p.h, 0, len(p.state), p.h.XXH128 != nil, func(i int, sum arrayx.BlockSum) error {
 		if p.h.CheckSum(i, sum) == nil {
 			p.state[i] = blockHeld // each i is one goroutine's alone
+		}
+		if p.checked != nil {
+			_, n := p.h.Block(i)
+			p.checked(n)
 		}
 		return nil
 	})

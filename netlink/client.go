@@ -51,6 +51,12 @@ type DialOptions struct {
 	// Progress, when set, is called with the data bytes moved since its last
 	// call, after each block received or chunk sent (one call at a time).
 	Progress func(n int64)
+	// Checked, when set, is called as a pull checks the blocks an
+	// interrupted pull left, with the bytes checked since its last call
+	// (from several goroutines); Held, once a transfer's receiver has said
+	// how many bytes it holds already (resumed, or copied from its previous
+	// version), which will not move. A progress display counts both.
+	Checked, Held func(n int64)
 	// TLS, when set, makes the client speak TLS 1.3 (at least) to the
 	// server, verifying its certificate against TLS.RootCAs (nil: the
 	// system's roots) for TLS.ServerName (empty: the address's host).
@@ -472,6 +478,7 @@ func (cl *Client) push(ctx context.Context, a *mmapstore.Array, name string, cha
 			return fmt.Errorf("%w: PUT reply with transfer %x, held %d, seeded %d", ErrProtocol, r.Transfer, r.Held, r.Seeded)
 		}
 		st.Resumed, st.Seeded = r.Held-r.Seeded, r.Seeded
+		cl.held(r.Held)
 		s := newSendTransfer(r.Transfer, name, arraySource{a}, cl.opts.ForceCopy, cl.opts.Progress)
 		s.chained = len(chain) > 0
 		var mu sync.Mutex
@@ -513,6 +520,13 @@ func (cl *Client) push(ctx context.Context, a *mmapstore.Array, name string, cha
 	return st, hosts, err
 }
 
+// held reports what a transfer's receiver holds already to DialOptions.Held.
+func (cl *Client) held(n int64) {
+	if cl.opts.Held != nil {
+		cl.opts.Held(n)
+	}
+}
+
 // lose marks the main connection broken while the request it carried
 // succeeded on other streams.
 func (cl *Client) lose(c *conn, err error) {
@@ -547,6 +561,7 @@ func (cl *Client) pushV1(c *conn, a *mmapstore.Array, name string, raw []byte, s
 		return fmt.Errorf("%w: server asked for data from offset %d", ErrProtocol, r.Offset)
 	}
 	st.Resumed, st.Streams = r.Offset, 1
+	cl.held(r.Offset)
 	// The server may reject the data early (a bad block): watch for its
 	// reply while sending, and stop sending when it comes.
 	replyc := make(chan *replyBody, 1)
@@ -623,6 +638,7 @@ func (cl *Client) Pull(ctx context.Context, name string, store *mmapstore.Store,
 		}
 		st.Seeded = seedFrom(store, p, as, nopLogger)
 		st.Resumed = p.Resumed()
+		cl.held(p.Held())
 		t := newRecvTransfer(r.Transfer, as, p.RawHeader(), p, cl.opts.Progress)
 		defer p.Close() // kept for a resume unless published
 		streams := cl.streamsFor(c, p.Header().NBytes-p.Held())
@@ -678,7 +694,8 @@ func (cl *Client) receive(store *mmapstore.Store, as string, header []byte) (*mm
 	if _, err := arrayx.ParsePrefix(header, arrayx.Limits{MaxHeaderBytes: cl.opts.MaxHeaderBytes}); err != nil {
 		return nil, err
 	}
-	return store.Receive(as, header, &mmapstore.ReceiveOptions{MaxBytes: cl.opts.MaxArrayBytes, Sync: cl.opts.Sync})
+	return store.Receive(as, header, &mmapstore.ReceiveOptions{MaxBytes: cl.opts.MaxArrayBytes, Sync: cl.opts.Sync,
+		Checked: cl.opts.Checked})
 }
 
 func (cl *Client) pullV1(c *conn, name string, store *mmapstore.Store, as string, st *Stats) error {
@@ -696,6 +713,7 @@ func (cl *Client) pullV1(c *conn, name string, store *mmapstore.Store, as string
 	defer p.Close()
 	st.Seeded = seedFrom(store, p, as, nopLogger)
 	st.Resumed, st.Streams = p.Resumed(), 1
+	cl.held(p.Held())
 	off := v1Offset(p)
 	if err := c.send(kindFrom, &fromBody{Offset: off}); err != nil {
 		return err

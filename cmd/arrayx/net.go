@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"time"
 
 	"github.com/arrayx/arrayx/mmapstore"
 	"github.com/arrayx/arrayx/netlink"
@@ -119,6 +120,17 @@ func (n *netFlags) dial(ctx context.Context, e *env, addr, desc string, total in
 
 // dialWith connects to addr with the token, reporting progress to fn.
 func (n *netFlags) dialWith(ctx context.Context, addr string, fn func(int64)) (*netlink.Client, error) {
+	return n.dialOpts(ctx, addr, &netlink.DialOptions{Progress: fn})
+}
+
+// dialBars connects to addr with the token, showing each transfer on bars.
+func (n *netFlags) dialBars(ctx context.Context, addr string, bars *transferBars) (*netlink.Client, error) {
+	return n.dialOpts(ctx, addr, &netlink.DialOptions{Progress: bars.moved, Checked: bars.checked, Held: bars.held})
+}
+
+// dialOpts connects to addr with the token and the flags' options added to
+// o's progress callbacks.
+func (n *netFlags) dialOpts(ctx context.Context, addr string, o *netlink.DialOptions) (*netlink.Client, error) {
 	tok, err := n.token()
 	if err != nil {
 		return nil, err
@@ -134,7 +146,8 @@ func (n *netFlags) dialWith(ctx context.Context, addr string, fn func(int64)) (*
 	if err != nil {
 		return nil, err
 	}
-	cl, err := netlink.Dial(ctx, target, &netlink.DialOptions{Token: tok, Progress: fn, Sync: n.syncMode(), Streams: n.streams, TLS: tc})
+	o.Token, o.Sync, o.Streams, o.TLS = tok, n.syncMode(), n.streams, tc
+	cl, err := netlink.Dial(ctx, target, o)
 	if err != nil {
 		return nil, dialError(addr, n.tokenFile, err)
 	}
@@ -144,7 +157,9 @@ func (n *netFlags) dialWith(ctx context.Context, addr string, fn func(int64)) (*
 	return cl, nil
 }
 
-// summary is the one line every transfer ends with.
-func summary(verb, what string, st netlink.Stats) string {
-	return fmt.Sprintf("%s %s: %s", verb, what, st)
+// summary is the one line every transfer ends with: the data phase's
+// bytes, time and rate, and the command's wall time for the array (which
+// includes checking what an interrupted transfer left).
+func summary(verb, what string, st netlink.Stats, wall time.Duration) string {
+	return fmt.Sprintf("%s %s: %s; wall time %.3f s", verb, what, st, wall.Seconds())
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/spf13/pflag"
 )
@@ -55,8 +56,8 @@ func (c *pullCmd) run(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer st.Close()
-	var bar *progress // one per array, sized once Stat has told its size
-	cl, err := c.dialWith(ctx, addr, func(n int64) { bar.add(n) })
+	bars := &transferBars{e: e, verb: "pull"}
+	cl, err := c.dialBars(ctx, addr, bars)
 	if err != nil {
 		return err
 	}
@@ -81,17 +82,18 @@ func (c *pullCmd) run(ctx context.Context, e *env, args []string) error {
 		if err := c.checkLocal(st, as); err != nil {
 			return err
 		}
+		start := time.Now()
 		h, err := cl.Stat(ctx, name)
 		if err != nil {
 			return remoteArrayError(addr, name, err)
 		}
-		bar = e.newProgress("pull "+name, h.NBytes)
+		bars.start(name, h.NBytes)
 		stats, err := cl.Pull(ctx, name, st, as)
-		bar.done()
+		bars.done()
 		if err != nil {
 			return remoteArrayError(addr, name, err)
 		}
-		_, err = fmt.Fprintln(e.status(), summary("pulled", fmt.Sprintf("%s from %s as %s", name, addr, as), stats))
+		_, err = fmt.Fprintln(e.status(), summary("pulled", fmt.Sprintf("%s from %s as %s", name, addr, as), stats, time.Since(start)))
 		return err
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/arrayx/arrayx/netlink"
 	"github.com/spf13/pflag"
@@ -62,7 +63,7 @@ func (c *pushCmd) run(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	}
-	var bar *progress      // one per array
+	bars := &transferBars{e: e, verb: "push"}
 	var cl *netlink.Client // dialled once the first array is open
 	defer func() {
 		if cl != nil {
@@ -85,8 +86,9 @@ func (c *pushCmd) run(ctx context.Context, e *env, args []string) error {
 		if err := storeName(as); err != nil {
 			return err
 		}
+		start := time.Now()
 		if cl == nil {
-			if cl, err = c.dialWith(ctx, first, func(n int64) { bar.add(n) }); err != nil {
+			if cl, err = c.dialBars(ctx, first, bars); err != nil {
 				return err
 			}
 		}
@@ -96,14 +98,14 @@ func (c *pushCmd) run(ctx context.Context, e *env, args []string) error {
 		if err := c.checkChain(ctx, chain, as); err != nil {
 			return err
 		}
-		bar = e.newProgress("push "+name, a.Header().NBytes)
+		bars.start(name, a.Header().NBytes)
 		st, hosts, err := cl.PushChain(ctx, a, as, chain)
-		bar.done()
+		bars.done()
 		if err != nil {
 			return remoteArrayError(first, as, err)
 		}
 		what := fmt.Sprintf("%s to %s as %s", name, first, as)
-		if _, err := fmt.Fprintln(e.status(), summary("pushed", what, st)); err != nil {
+		if _, err := fmt.Fprintln(e.status(), summary("pushed", what, st, time.Since(start))); err != nil {
 			return err
 		}
 		// One line per relayed host; the push fails if any host did.
