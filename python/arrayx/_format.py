@@ -161,8 +161,8 @@ ArrayFile.__doc__ = "What open returns: (read-only array, header dict)."
 # ---------------------------------------------------------------------------
 # Reading the header.
 
-def read_header(path_or_file, *, max_header=DEFAULT_MAX_HEADER,
-                allow_unsealed=False):
+def read_header(path_or_file, *, max_header: int = DEFAULT_MAX_HEADER,
+                allow_unsealed: bool = False) -> dict:
     """Read and check the header of an ARRAYX file; return the header dict.
 
     path_or_file is a path or a binary file object (read with os.pread when
@@ -270,7 +270,8 @@ def _read_header(f, name, max_header, allow_unsealed):
     return h
 
 
-def parse_header(raw, name="<header>", *, max_header=DEFAULT_MAX_HEADER):
+def parse_header(raw: bytes, name: str = "<header>", *,
+                 max_header: int = DEFAULT_MAX_HEADER) -> dict:
     """Check the first 16+H bytes of a sealed ARRAYX file (as the network
     protocol carries them) and return the header dict: the reader's steps
     1 to 4 and 6; the file size is for whoever holds the file."""
@@ -573,7 +574,8 @@ def _validate(h, hlen, name):
 # ---------------------------------------------------------------------------
 # Mapping the data.
 
-def open(path, verify=False, *, max_header=DEFAULT_MAX_HEADER):
+def open(path, verify: bool = False, *,
+         max_header: int = DEFAULT_MAX_HEADER) -> "ArrayFile":
     """Open an ARRAYX file: return ArrayFile(array, header).
 
     path is a path or a binary file object with a descriptor (which stays
@@ -610,7 +612,7 @@ def _open_from(f, name, verify, max_header):
     return ArrayFile(arr, h)
 
 
-def verify(array, header):
+def verify(array, header: dict) -> None:
     """Check array's bytes against header's CRC-32C table.
 
     array is what open returned (or any array holding the same bytes in the
@@ -894,7 +896,7 @@ CRC32C_BACKEND = next((b for b in ("google_crc32c", "crc32c")
                        if b in _BACKENDS), "numpy")
 
 
-def set_crc32c_backend(name):
+def set_crc32c_backend(name: str) -> None:
     """Choose how CRC-32C is computed: "crc32c" or "google_crc32c" (C
     modules, when installed) or "numpy" (always there, slower). The default
     is the fastest available."""
@@ -905,7 +907,7 @@ def set_crc32c_backend(name):
     CRC32C_BACKEND = name
 
 
-def crc32c_backend():
+def crc32c_backend() -> str:
     """The CRC-32C backend in use (see set_crc32c_backend)."""
     return CRC32C_BACKEND
 
@@ -917,7 +919,7 @@ def _backend():
     return _BACKENDS[CRC32C_BACKEND]
 
 
-def crc32c(data, value=0):
+def crc32c(data, value: int = 0) -> int:
     """The CRC-32C of data (bytes-like or contiguous array), continuing
     from the CRC value of earlier data (0 to start)."""
     buf = _as_u8(data)

@@ -88,8 +88,9 @@ class Client:
     it has one; timeout bounds connecting, each message and each block
     (30 s by default)."""
 
-    def __init__(self, addr, token=None, *, timeout=30.0,
-                 max_header=fmt.DEFAULT_MAX_HEADER):
+    def __init__(self, addr: str, token: "bytes | str | None" = None, *,
+                 timeout: float = 30.0,
+                 max_header: int = fmt.DEFAULT_MAX_HEADER) -> None:
         self.addr, self.timeout, self.max_header = addr, timeout, max_header
         family, where = _address(addr)
         if family == socket.AF_UNIX:
@@ -184,12 +185,12 @@ class Client:
 
     # -- requests -----------------------------------------------------------
 
-    def stat(self, name):
+    def stat(self, name: str) -> dict:
         """The header of the server's array name."""
         r = self._request(STAT, {"name": name}, f"stat {name}")
         return fmt.parse_header(r["header"], name, max_header=self.max_header)
 
-    def list(self, prefix=""):
+    def list(self, prefix: str = "") -> "list[dict]":
         """The server's arrays under prefix: dicts with name, dtype, shape,
         order, nbytes and digest, in name order."""
         out, after = [], ""
@@ -201,11 +202,11 @@ class Client:
             if not after:
                 return out
 
-    def delete(self, name):
+    def delete(self, name: str) -> None:
         """Remove the server's array name."""
         self._request(DELETE, {"name": name}, f"delete {name}")
 
-    def pull(self, name, store, as_name=None):
+    def pull(self, name: str, store, as_name: "str | None" = None) -> Stats:
         """Fetch the server's array name into store (as as_name), checking
         every block's CRC-32C as it lands and publishing it atomically.
         Blocks an interrupted pull left are not fetched again."""
@@ -294,7 +295,7 @@ class Client:
                 ask(bad)
         return wire, refetched
 
-    def push(self, store, name, as_name=None):
+    def push(self, store, name: str, as_name: "str | None" = None) -> Stats:
         """Send store's array name to the server (as as_name), its data by
         sendfile from the page cache: only the blocks the server lacks. The
         server checks every block and publishes the array atomically."""

@@ -70,7 +70,7 @@ class NotPrivateError(PermissionError):
     write to it (docs/STORE.md, "The privacy check")."""
 
 
-def validate_name(name):
+def validate_name(name: str) -> None:
     """Raise InvalidNameError unless name is a valid array name."""
     def bad(why):
         raise InvalidNameError(f"invalid array name {name!r}: {why}")
@@ -94,7 +94,7 @@ def validate_name(name):
             bad(f"a directory segment ends in {EXT}")
 
 
-def default_dir():
+def default_dir() -> str:
     """The default store: $ARRAYX_STORE, else /dev/shm/arrayx on Linux,
     else arrayx under the temporary directory (as Go's DefaultDir)."""
     env = os.environ.get(ENV_STORE, "")
@@ -113,7 +113,7 @@ def _shm_default():
     return ""
 
 
-def choose_block_size(nbytes):
+def choose_block_size(nbytes: int) -> int:
     """The block size writers choose: the smallest power of two of at least
     4 MiB giving at most 32,768 blocks (1 GiB at most)."""
     bs = MIN_WRITER_BLOCK
@@ -264,7 +264,8 @@ class Store:
     it.
     """
 
-    def __init__(self, path=None, *, sync="auto", create=True):
+    def __init__(self, path: "str | os.PathLike | None" = None, *,
+                 sync: str = "auto", create: bool = True) -> None:
         if sync not in ("auto", "always", "never"):
             raise ValueError(f"sync {sync!r}: want auto, always or never")
         self.path = os.fspath(path) if path is not None else default_dir()
@@ -345,7 +346,8 @@ class Store:
 
     # -- writers ----------------------------------------------------------
 
-    def create(self, name, dtype, shape, order="C", attrs=None):
+    def create(self, name: str, dtype, shape, order: str = "C",
+               attrs: "dict | None" = None) -> "Writer":
         """Start a new array: a Writer whose .array is a writable
         numpy.memmap over a preallocated hidden file. Seal it to publish
         it under name (replacing any array of that name), or abort it."""
@@ -392,7 +394,8 @@ class Store:
 
     # -- receivers --------------------------------------------------------
 
-    def receive(self, name, raw, max_bytes=None):
+    def receive(self, name: str, raw: bytes,
+                max_bytes: "int | None" = None) -> "Partial":
         """Prepare to receive the sealed array whose first 16+H bytes are
         raw, under name: a Partial (docs/STORE.md section 5), resuming the
         good blocks of an interrupted transfer of the same array."""
@@ -442,7 +445,7 @@ class Store:
         return FileNotFoundError(errno.ENOENT,
                                  f"no array {name} in store {self.path}")
 
-    def open(self, name, verify=False):
+    def open(self, name: str, verify: bool = False) -> fmt.ArrayFile:
         """Map the sealed array name read-only: ArrayFile(array, header),
         as arrayx.open. FileNotFoundError if there is none."""
         try:
@@ -452,7 +455,7 @@ class Store:
         with f:
             return fmt._open_from(f, name, verify, fmt.DEFAULT_MAX_HEADER)
 
-    def stat(self, name):
+    def stat(self, name: str) -> dict:
         """The header of the sealed array name, without mapping it."""
         try:
             f = self._open_file(name)
@@ -461,7 +464,7 @@ class Store:
         with f:
             return fmt._read_header(f, name, fmt.DEFAULT_MAX_HEADER, False)
 
-    def list(self, prefix=""):
+    def list(self, prefix: str = "") -> "list[str]":
         """The names of the arrays in the store whose names start with
         prefix, sorted; hidden and foreign files are not shown."""
         names = []
@@ -482,7 +485,7 @@ class Store:
                     names.append(name)
         return sorted(names)
 
-    def remove(self, name):
+    def remove(self, name: str) -> None:
         """Remove the array name (readers holding it keep it) and the
         directories it leaves empty."""
         try:
@@ -497,7 +500,7 @@ class Store:
             os.close(dir_fd)
         self._prune(name)
 
-    def wait(self, name, timeout=None):
+    def wait(self, name: str, timeout: "float | None" = None) -> fmt.ArrayFile:
         """Return the array name (as open) as soon as it is sealed: at once
         if it is, else when a writer or receiver publishes it. Raises
         TimeoutError after timeout seconds (None: wait for ever). Uses
@@ -602,7 +605,7 @@ class Writer:
         if not self._done:
             self.abort()
 
-    def seal(self):
+    def seal(self) -> fmt.ArrayFile:
         """Checksum every block (CRC-32C, and XXH3-128 when the header has
         room for it), rewrite the header as sealed in place, flush as the
         store's sync mode says, and publish the file under the array's name
@@ -641,7 +644,7 @@ class Writer:
         self._release()
         return self.store.open(self.name)
 
-    def abort(self):
+    def abort(self) -> None:
         """Drop the array: its hidden file is removed, nothing is published."""
         if self._done:
             return
@@ -672,6 +675,7 @@ class Partial:
         self._size = h["data_offset"] + h["nbytes"]
         self.nblocks = -(-h["nbytes"] // h["block_size"])
         self._crc = np.frombuffer(h["crc32c"], dtype="<u4")
+        self._digests = h.get("xxh3_128") if _xxh3_128 else None
         self.held = np.zeros(self.nblocks, dtype=bool)
         self._fd = self._open()
         try:
@@ -754,14 +758,14 @@ class Partial:
     def _unlink_locked(self):
         _unlink_quietly(self._file, self._dir_fd)
 
-    def held_bytes(self):
+    def held_bytes(self) -> int:
         bs, n = self.header["block_size"], self.header["nbytes"]
         total = int(self.held.sum()) * bs
         if self.nblocks and self.held[-1]:
             total -= self.nblocks * bs - n  # the short last block
         return total
 
-    def missing(self):
+    def missing(self) -> "list[tuple[int, int]]":
         """The blocks not yet held, as [start, end) runs."""
         runs, i = [], 0
         while i < self.nblocks:
@@ -780,9 +784,11 @@ class Partial:
         bs = self.header["block_size"]
         return i * bs, min(bs, self.header["nbytes"] - i * bs)
 
-    def land(self, i, data):
-        """Write block i if data (exactly its bytes) matches its CRC-32C;
-        return whether it did. A held block is not written again."""
+    def land(self, i: int, data) -> bool:
+        """Write block i if data (exactly its bytes) matches its CRC-32C
+        (and its XXH3-128, when the header has them and the xxhash module
+        is there); return whether it did. A held block is not written
+        again."""
         off, n = self.block(i)
         if len(data) != n:
             raise ValueError(f"block {i} has {n} bytes, got {len(data)}")
@@ -790,11 +796,14 @@ class Partial:
             return True
         if fmt.crc32c(data) != int(self._crc[i]):
             return False
+        if self._digests is not None and \
+                _xxh3_128(data) != self._digests[16 * i:16 * i + 16]:
+            return False
         os.pwrite(self._fd, data, self.header["data_offset"] + off)
         self.held[i] = True
         return True
 
-    def complete(self):
+    def complete(self) -> None:
         """Publish the array once every block is held: the first byte
         restored, flushed as the sync mode says, renamed into place."""
         if not self.held.all():
