@@ -80,23 +80,7 @@ func (s *Store) Clean(opts *CleanOptions) (CleanResult, error) {
 	}
 	var res CleanResult
 	var errs []error
-	err := fs.WalkDir(s.root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if p == "." {
-				return err
-			}
-			return nil // vanished or unreadable: not ours to judge
-		}
-		if d.IsDir() {
-			if p != "." && strings.HasPrefix(d.Name(), ".") {
-				return fs.SkipDir // names never have hidden directories
-			}
-			return nil
-		}
-		kind := tempKind(d.Name())
-		if kind == notTemp || !d.Type().IsRegular() {
-			return nil
-		}
+	err := s.walkTemps(func(p string, kind int) {
 		outcome, size, err := s.cleanFile(filepath.FromSlash(p), kind, opts)
 		switch {
 		case err != nil:
@@ -110,7 +94,6 @@ func (s *Store) Clean(opts *CleanOptions) (CleanResult, error) {
 		case outcome == cleanKept:
 			res.Kept++
 		}
-		return nil
 	})
 	if err != nil {
 		errs = append(errs, err)
@@ -119,6 +102,31 @@ func (s *Store) Clean(opts *CleanOptions) (CleanResult, error) {
 		return res, fmt.Errorf("mmapstore: clean %s: %w", s.dir, err)
 	}
 	return res, nil
+}
+
+// walkTemps calls fn with the store-relative slash path and kind of every
+// regular file named like a writer's temporary file or a partial, outside
+// hidden directories (names never have them). Entries that vanish or
+// cannot be read during the walk are skipped: not ours to judge.
+func (s *Store) walkTemps(fn func(p string, kind int)) error {
+	return fs.WalkDir(s.root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if p == "." {
+				return err
+			}
+			return nil
+		}
+		if d.IsDir() {
+			if p != "." && strings.HasPrefix(d.Name(), ".") {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if kind := tempKind(d.Name()); kind != notTemp && d.Type().IsRegular() {
+			fn(p, kind)
+		}
+		return nil
+	})
 }
 
 const (

@@ -46,23 +46,7 @@ type HiddenFile struct {
 func (s *Store) Hidden() ([]HiddenFile, error) {
 	var out []HiddenFile
 	var errs []error
-	err := fs.WalkDir(s.root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if p == "." {
-				return err
-			}
-			return nil // vanished or unreadable: not ours to judge
-		}
-		if d.IsDir() {
-			if p != "." && strings.HasPrefix(d.Name(), ".") {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		kind := tempKind(d.Name())
-		if kind == notTemp || !d.Type().IsRegular() {
-			return nil
-		}
+	err := s.walkTemps(func(p string, kind int) {
 		hf, err := s.hiddenFile(p, kind)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
@@ -72,7 +56,6 @@ func (s *Store) Hidden() ([]HiddenFile, error) {
 		default:
 			out = append(out, hf)
 		}
-		return nil
 	})
 	if err != nil {
 		errs = append(errs, err)

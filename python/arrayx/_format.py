@@ -471,19 +471,14 @@ def _decode_field(key, v):
         if type(v) is not bool:
             raise ValueError(f"not a bool ({_typename(v)})")
         return v
-    if key == "xxh3_128":
+    if key in ("crc32c", "xxh3_128"):
+        width, what = (4, "uint32 checksums") if key == "crc32c" \
+            else (16, "16-byte digests")
         if type(v) is not bytes:
             raise ValueError(f"not binary ({_typename(v)})")
-        if len(v) % 16:
+        if len(v) % width:
             raise ValueError(f"{len(v)} bytes is not a whole number of "
-                             f"16-byte digests")
-        return v
-    if key == "crc32c":
-        if type(v) is not bytes:
-            raise ValueError(f"not binary ({_typename(v)})")
-        if len(v) % 4:
-            raise ValueError(f"{len(v)} bytes is not a whole number of "
-                             f"uint32 checksums")
+                             f"{what}")
         return v
     if key == "attrs":
         if v is None:
