@@ -124,15 +124,18 @@ class Client:
 
     def _read_exact(self, n):
         buf = bytearray(n)
-        view = memoryview(buf)
+        self._recv_into(memoryview(buf))
+        return bytes(buf)
+
+    def _recv_into(self, view):
+        """Fill view from the socket, all of it."""
         got = 0
-        while got < n:
+        while got < len(view):
             k = self._sock.recv_into(view[got:])
             if k == 0:
                 raise ProtocolError(f"{self.addr}: the server closed the "
                                     f"connection")
             got += k
-        return bytes(buf)
 
     def _recv(self):
         version, kind, flags, n = _FRAME.unpack(self._read_exact(_FRAME.size))
@@ -272,13 +275,7 @@ class Client:
             for i in range(first, last):
                 _, size = part.block(i)
                 view = memoryview(buf)[:size]
-                got = 0
-                while got < size:
-                    k = self._sock.recv_into(view[got:])
-                    if k == 0:
-                        raise ProtocolError(f"{self.addr}: the server closed "
-                                            f"the connection mid-block")
-                    got += k
+                self._recv_into(view)
                 wire += size
                 asked.discard(i)
                 if not part.land(i, view):
